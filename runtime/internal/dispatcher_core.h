@@ -1,0 +1,124 @@
+// DispatcherCore: the shared state behind Dispatcher handles. Private to the
+// runtime; drivers use dispatcher.h.
+//
+// State machine (all under mu_):
+//   run_:   kIdle ──post──▶ kScheduled ──worker──▶ kRunning ──batch done──▶ kIdle
+//   power_: kRunning ──Suspend──▶ kSuspending ──running task ends──▶ kSuspended
+//           kSuspended ──Resume──▶ kRunning
+//   shutdown_: set once; queued and delayed tasks are dropped, and the
+//   observer fires after the running task ends and every in-flight reactor
+//   operation has completed.
+#pragma once
+
+#include <atomic>
+#include <cstdint>
+#include <deque>
+#include <map>
+#include <memory>
+#include <string>
+#include <utility>
+
+#include "runtime/error.h"
+#include "runtime/mutex.h"
+#include "runtime/task.h"
+#include "runtime/thread_pool.h"
+
+namespace trellis {
+class Reactor;
+}
+
+namespace trellis::internal {
+
+class DispatcherCore final : public ThreadPool::TimerTarget,
+                             public std::enable_shared_from_this<DispatcherCore> {
+ public:
+  using Completer = std::move_only_function<void()>;
+
+  DispatcherCore(ThreadPool* pool, Reactor* reactor, std::string name, bool power_managed);
+  ~DispatcherCore() override;
+
+  const std::string& name() const { return name_; }
+  bool power_managed() const { return power_managed_; }
+  Reactor* reactor() const { return reactor_; }
+
+  Result<void> Post(Task task) TRELLIS_EXCLUDES(mu_);
+  Result<void> PostSystem(Task task) TRELLIS_EXCLUDES(mu_);
+  Result<void> PostAt(Clock::time_point deadline, Task task) TRELLIS_EXCLUDES(mu_);
+  Result<void> Shutdown(Completer observer) TRELLIS_EXCLUDES(mu_);
+  Result<void> Suspend(Completer on_suspended) TRELLIS_EXCLUDES(mu_);
+  Result<void> Resume(Task wake_task) TRELLIS_EXCLUDES(mu_);
+  bool is_shut_down() const;
+  bool is_suspended() const;
+
+  // ---- Reactor hooks ----
+  // Counts an operation the reactor has accepted for this dispatcher; fails
+  // once the dispatcher is shut down.
+  Result<void> OpStarted() TRELLIS_EXCLUDES(mu_);
+  // The operation's CQE has arrived and its handler (if any) was delivered.
+  void OpFinished() TRELLIS_EXCLUDES(mu_);
+  // Runs `task` as this dispatcher's next task. When `allow_inline` and the
+  // dispatcher is idle, running and has nothing queued, the task runs right
+  // here on the calling thread (the reactor's), saving a cross-thread wake.
+  // Otherwise it is queued like Post. Dropped if the dispatcher is shut down.
+  void Deliver(Task task, bool allow_inline) TRELLIS_EXCLUDES(mu_);
+  // Claims the dispatcher for an inline run on this thread if it is idle,
+  // running and has nothing queued; pair with ExitInline().
+  bool TryEnterInline() TRELLIS_EXCLUDES(mu_);
+  void ExitInline() TRELLIS_EXCLUDES(mu_);
+
+  // The core whose task is running on this thread, or null.
+  static DispatcherCore* Current();
+
+  // ThreadPool::TimerTarget: moves due delayed tasks into the queue.
+  void OnTimer(Clock::time_point now) override TRELLIS_EXCLUDES(mu_);
+
+ private:
+  enum class Run { kIdle, kScheduled, kRunning };
+  enum class Power { kRunning, kSuspending, kSuspended };
+
+  // Pool entry point: runs one batch of queued tasks.
+  void RunSlice() TRELLIS_EXCLUDES(mu_);
+  // Runs the system tasks, then the managed ones front to back, stopping
+  // early if a suspend or shutdown asks to stop starting tasks; then settles.
+  void RunBatches(std::deque<Task> system, std::deque<Task> managed) TRELLIS_EXCLUDES(mu_);
+  // After a batch: requeues leftovers, completes a pending suspend, fires the
+  // shutdown observer, or reschedules if more work arrived.
+  void Settle(std::deque<Task> system_left, std::deque<Task> managed_left)
+      TRELLIS_EXCLUDES(mu_);
+  // Schedules a slice on the pool if work is runnable; returns whether it did.
+  bool MaybeScheduleLocked() TRELLIS_REQUIRES(mu_);
+  // Takes the observer if shutdown may now complete.
+  Completer TakeObserverIfDoneLocked() TRELLIS_REQUIRES(mu_);
+  bool HasRunnableWorkLocked() const TRELLIS_REQUIRES(mu_) {
+    return !shutdown_ && (!system_.empty() || (power_ == Power::kRunning && !queue_.empty()));
+  }
+  void FireObserver(Completer observer);
+
+  ThreadPool* const pool_;
+  Reactor* const reactor_;
+  const std::string name_;
+  const bool power_managed_;
+
+  mutable Mutex mu_;
+  std::deque<Task> queue_ TRELLIS_GUARDED_BY(mu_);
+  // System tasks run even while suspended, before managed ones.
+  std::deque<Task> system_ TRELLIS_GUARDED_BY(mu_);
+  // Delayed tasks by (deadline, arming order).
+  std::map<std::pair<Clock::time_point, uint64_t>, Task> delayed_ TRELLIS_GUARDED_BY(mu_);
+  uint64_t delayed_seq_ TRELLIS_GUARDED_BY(mu_) = 0;
+  Run run_ TRELLIS_GUARDED_BY(mu_) = Run::kIdle;
+  Power power_ TRELLIS_GUARDED_BY(mu_) = Power::kRunning;
+  bool shutdown_ TRELLIS_GUARDED_BY(mu_) = false;
+  size_t inflight_ops_ TRELLIS_GUARDED_BY(mu_) = 0;
+  Completer observer_ TRELLIS_GUARDED_BY(mu_);
+  Completer on_suspended_ TRELLIS_GUARDED_BY(mu_);
+  // Read between tasks without the lock: set when a suspend or shutdown wants
+  // the running batch to stop starting managed tasks (stop_managed_) or any
+  // task (stop_all_, shutdown only).
+  std::atomic<bool> stop_managed_{false};
+  std::atomic<bool> stop_all_{false};
+  // The dispatcher that was current on this thread before an inline run.
+  DispatcherCore* saved_current_ = nullptr;
+};
+
+}  // namespace trellis::internal

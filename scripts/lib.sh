@@ -1,0 +1,52 @@
+# Shared by scripts/run and scripts/test: install missing Debian packages,
+# configure once, build incrementally. Source it; do not run it.
+
+TRELLIS_ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+
+# Every package the build, the tests and the benchmarks use. Debian 12 only.
+TRELLIS_PACKAGES=(
+  g++ cmake ninja-build pkg-config ccache
+  liburing-dev libgrpc++-dev libprotobuf-dev protobuf-compiler protobuf-compiler-grpc
+  libgtest-dev libgmock-dev libbenchmark-dev
+  libcli11-dev nlohmann-json3-dev zlib1g-dev
+)
+
+trellis_log() { printf '\033[1m==> %s\033[0m\n' "$*" >&2; }
+
+# Installs whatever of TRELLIS_PACKAGES is missing; a no-op when all are there.
+trellis_install_deps() {
+  local missing=()
+  local pkg
+  for pkg in "${TRELLIS_PACKAGES[@]}"; do
+    if ! dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "install ok installed"; then
+      missing+=("$pkg")
+    fi
+  done
+  if [ ${#missing[@]} -eq 0 ]; then
+    return 0
+  fi
+  trellis_log "installing ${#missing[@]} missing packages: ${missing[*]}"
+  local sudo=""
+  if [ "$(id -u)" -ne 0 ]; then sudo="sudo"; fi
+  export DEBIAN_FRONTEND=noninteractive
+  $sudo apt-get update -qq
+  $sudo apt-get install -y -qq --no-install-recommends "${missing[@]}"
+}
+
+# trellis_build DIR SANITIZER [TARGET...]: configures DIR on first use, then
+# builds incrementally (a second run with no changes builds nothing).
+trellis_build() {
+  local dir=$1 sanitize=$2
+  shift 2
+  if [ ! -f "$dir/CMakeCache.txt" ]; then
+    trellis_log "configuring $dir${sanitize:+ (sanitize=$sanitize)}"
+    cmake -S "$TRELLIS_ROOT" -B "$dir" -G Ninja \
+      -DCMAKE_BUILD_TYPE=RelWithDebInfo \
+      -DTRELLIS_SANITIZE="$sanitize" >"$dir.configure.log" 2>&1 || {
+        cat "$dir.configure.log" >&2
+        return 1
+      }
+  fi
+  trellis_log "building $dir"
+  cmake --build "$dir" -- ${TRELLIS_JOBS:+-j "$TRELLIS_JOBS"} "$@"
+}
