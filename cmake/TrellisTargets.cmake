@@ -7,10 +7,15 @@ function(trellis_warnings target)
   target_compile_options(${target} PRIVATE -Wall -Wextra -Werror -Wno-missing-field-initializers)
 endfunction()
 
-# trellis_library(NAME SOURCES ... DEPS ...): a static library of our code.
+# trellis_library(NAME [SHARED] SOURCES ... DEPS ...): a library of our code;
+# static unless SHARED (the runtime is shared: driver .so files link it).
 function(trellis_library name)
-  cmake_parse_arguments(ARG "" "" "SOURCES;DEPS" ${ARGN})
-  add_library(${name} STATIC ${ARG_SOURCES})
+  cmake_parse_arguments(ARG "SHARED" "" "SOURCES;DEPS" ${ARGN})
+  if(ARG_SHARED)
+    add_library(${name} SHARED ${ARG_SOURCES})
+  else()
+    add_library(${name} STATIC ${ARG_SOURCES})
+  endif()
   target_include_directories(${name} PUBLIC ${PROJECT_SOURCE_DIR})
   target_link_libraries(${name} PUBLIC ${ARG_DEPS})
   trellis_warnings(${name})
@@ -35,3 +40,20 @@ function(trellis_test name)
 endfunction()
 
 include(GoogleTest)
+
+# trellis_add_driver(NAME SOURCES ... MANIFEST file.json): a driver library
+# (lib<NAME>.so) and its manifest, both placed in ${TRELLIS_DRIVER_DIR}, the
+# driver directory the manager scans.
+set(TRELLIS_DRIVER_DIR ${CMAKE_BINARY_DIR}/drivers)
+function(trellis_add_driver name)
+  cmake_parse_arguments(ARG "" "MANIFEST" "SOURCES;DEPS" ${ARGN})
+  add_library(${name} MODULE ${ARG_SOURCES})
+  target_include_directories(${name} PRIVATE ${PROJECT_SOURCE_DIR})
+  target_link_libraries(${name} PRIVATE trellis_runtime ${ARG_DEPS})
+  set_target_properties(${name} PROPERTIES
+    LIBRARY_OUTPUT_DIRECTORY ${TRELLIS_DRIVER_DIR}
+    CXX_VISIBILITY_PRESET hidden)
+  trellis_warnings(${name})
+  get_filename_component(manifest_name ${ARG_MANIFEST} NAME)
+  configure_file(${ARG_MANIFEST} ${TRELLIS_DRIVER_DIR}/${manifest_name} COPYONLY)
+endfunction()

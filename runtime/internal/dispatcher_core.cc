@@ -121,18 +121,21 @@ void DispatcherCore::RunBatches(std::deque<Task> system, std::deque<Task> manage
       task();
     }
   }
-  Settle(std::move(system), std::move(managed));
+  Settle(&system, &managed);
 }
 
-void DispatcherCore::Settle(std::deque<Task> system_left, std::deque<Task> managed_left) {
+void DispatcherCore::Settle(std::deque<Task>* system_left, std::deque<Task>* managed_left) {
   Completer on_suspended;
   Completer observer;
+  bool drop_leftovers = false;
   {
     MutexLock lock(mu_);
     run_ = Run::kIdle;
-    if (!shutdown_) {
-      Prepend(system_, system_left);
-      Prepend(queue_, managed_left);
+    if (shutdown_) {
+      drop_leftovers = true;
+    } else {
+      if (system_left != nullptr) Prepend(system_, *system_left);
+      if (managed_left != nullptr) Prepend(queue_, *managed_left);
     }
     if (power_ == Power::kSuspending) {
       power_ = Power::kSuspended;
@@ -142,8 +145,10 @@ void DispatcherCore::Settle(std::deque<Task> system_left, std::deque<Task> manag
     MaybeScheduleLocked();
   }
   // Leftovers of a shut-down dispatcher are destroyed here, outside the lock.
-  system_left.clear();
-  managed_left.clear();
+  if (drop_leftovers) {
+    if (system_left != nullptr) system_left->clear();
+    if (managed_left != nullptr) managed_left->clear();
+  }
   if (on_suspended) on_suspended();
   if (observer) FireObserver(std::move(observer));
 }
@@ -266,7 +271,7 @@ bool DispatcherCore::TryEnterInline() {
 
 void DispatcherCore::ExitInline() {
   tls_current = saved_current_;
-  Settle({}, {});
+  Settle(nullptr, nullptr);
 }
 
 void DispatcherCore::Deliver(Task task, bool allow_inline) {

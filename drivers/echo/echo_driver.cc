@@ -1,0 +1,131 @@
+#include "drivers/echo/echo_driver.h"
+
+#include <cstdlib>
+
+#include "runtime/driver/driver_export.h"
+
+namespace trellis::drivers {
+
+namespace {
+
+uint64_t IntProperty(const NodeProperties& props, std::string_view key, uint64_t fallback) {
+  const PropertyValue* v = FindProperty(props, key);
+  if (v == nullptr || !std::holds_alternative<uint64_t>(*v)) return fallback;
+  return std::get<uint64_t>(*v);
+}
+
+bool BoolProperty(const NodeProperties& props, std::string_view key) {
+  const PropertyValue* v = FindProperty(props, key);
+  return v != nullptr && std::holds_alternative<bool>(*v) && std::get<bool>(*v);
+}
+
+}  // namespace
+
+void EchoDriver::Start(StartCompleter completer) {
+  const NodeProperties& props = context().start_args().properties;
+  if (BoolProperty(props, "echo.crash_on_start")) std::abort();
+  if (BoolProperty(props, "echo.fail_start")) {
+    completer(Fail(ErrorCode::kInternal, "echo.fail_start is set"));
+    return;
+  }
+  if (auto served = context().Serve<DeviceProtocol>(*this); !served) {
+    completer(Fail(served.error()));
+    return;
+  }
+  AddChildren(IntProperty(props, "echo.depth", 0), IntProperty(props, "echo.children", 1),
+              std::move(completer));
+}
+
+// Adds `count` children one after another, then completes Start: a driver is
+// started only once its children exist (DFv2 enumerates before replying).
+void EchoDriver::AddChildren(uint64_t depth, uint64_t count, StartCompleter completer) {
+  if (depth == 0 || count == 0) {
+    completer(Ok());
+    return;
+  }
+  struct State {
+    uint64_t depth, count, next = 0;
+    StartCompleter completer;
+  };
+  auto state = std::make_shared<State>(State{depth, count, 0, std::move(completer)});
+  auto add_next = std::make_shared<std::function<void()>>();
+  *add_next = [this, state, add_next] {
+    if (state->next == state->count) {
+      state->completer(Ok());
+      *add_next = nullptr;  // Break the self-reference.
+      return;
+    }
+    uint64_t index = state->next++;
+    ChildArgs child{.name = "echo" + std::to_string(index),
+                    .properties = {{"trellis.compatible", std::string("trellis,echo")},
+                                   {"echo.depth", state->depth - 1},
+                                   {"echo.children", state->count}}};
+    context().AddChild(std::move(child), [state, add_next](Result<std::string> added) {
+      if (!added) {
+        state->completer(Fail(std::move(added).error().WithContext("while adding children")));
+        *add_next = nullptr;
+        return;
+      }
+      (*add_next)();
+    });
+  };
+  (*add_next)();
+}
+
+void EchoDriver::Stop(StopCompleter completer) {
+  *alive_ = false;
+  upcalls_.clear();
+  completer();
+}
+
+Result<int64_t> EchoDriver::Command(const Caller& caller, uint32_t minor, uint64_t arg1,
+                                    uint64_t arg2) {
+  switch (minor) {
+    case 0:
+      return 0;
+    case 1:
+      return static_cast<int64_t>(arg1 + arg2);
+    case 2: {
+      auto key = std::make_pair(caller.client_id, 2u);
+      uint64_t client = caller.client_id;
+      auto posted = context().dispatcher().PostAfter(
+          std::chrono::milliseconds(arg1), [this, alive = alive_, key, client, arg2] {
+            if (!*alive) return;
+            uint64_t n = ++jobs_done_[client];
+            auto it = upcalls_.find(key);
+            if (it != upcalls_.end()) (void)it->second.Schedule(arg2, n);
+          });
+      if (!posted) return Fail(posted.error());
+      return 0;
+    }
+    case 3: {
+      auto it = allowed_.find({caller.client_id, 3u, true});
+      return it == allowed_.end() ? 0 : static_cast<int64_t>(it->second.size());
+    }
+    case 99:
+      std::abort();
+    default:
+      return Fail(ErrorCode::kUnimplemented, "echo has no command " + std::to_string(minor));
+  }
+}
+
+Result<void> EchoDriver::Subscribe(const Caller& caller, uint32_t minor, Upcall upcall) {
+  if (minor != 2) {
+    return Fail(ErrorCode::kUnimplemented,
+                "echo delivers upcalls on minor 2 only, not " + std::to_string(minor));
+  }
+  upcalls_[{caller.client_id, minor}] = std::move(upcall);
+  return Ok();
+}
+
+Result<std::vector<std::byte>> EchoDriver::Allow(const Caller& caller, uint32_t minor,
+                                                 bool read_only, std::vector<std::byte> buffer) {
+  auto& slot = allowed_[{caller.client_id, minor, read_only}];
+  std::vector<std::byte> previous = std::move(slot);
+  slot = std::move(buffer);
+  return previous;
+}
+
+}  // namespace trellis::drivers
+
+TRELLIS_DRIVER_EXPORT(trellis::drivers::EchoDriver);

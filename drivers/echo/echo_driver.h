@@ -1,0 +1,55 @@
+// The echo sample driver: implements the generic Device protocol and, from
+// its node's properties, grows a subtree of further echo nodes.
+//
+// Node properties it reads:
+//   echo.depth    (int)  levels of children to add below this node (default 0)
+//   echo.children (int)  children per level (default 1)
+//   echo.fail_start (bool) Start fails (for tests)
+//   echo.crash_on_start (bool) the host aborts in Start (crash-loop tests)
+//
+// Device protocol (minor numbers):
+//   0  presence check: returns 0, no side effect
+//   1  returns arg1 + arg2
+//   2  starts work: after arg1 ms, upcall on minor 2 with (arg2, n) where n
+//      counts this caller's completed jobs; returns 0 at once
+//   3  returns the size of this caller's read-only buffer on minor 3
+//   99 aborts the host process (crash tests)
+// Subscribe: minor 2. Allow: any minor, read-only or read-write.
+#pragma once
+
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <tuple>
+#include <vector>
+
+#include "runtime/driver/device_protocol.h"
+#include "runtime/driver/driver.h"
+
+namespace trellis::drivers {
+
+class EchoDriver final : public Driver, public DeviceProtocol {
+ public:
+  explicit EchoDriver(DriverContext context) : Driver(context) {}
+
+  void Start(StartCompleter completer) override;
+  void Stop(StopCompleter completer) override;
+
+  Result<int64_t> Command(const Caller& caller, uint32_t minor, uint64_t arg1,
+                          uint64_t arg2) override;
+  Result<void> Subscribe(const Caller& caller, uint32_t minor, Upcall upcall) override;
+  Result<std::vector<std::byte>> Allow(const Caller& caller, uint32_t minor, bool read_only,
+                                       std::vector<std::byte> buffer) override;
+
+ private:
+  void AddChildren(uint64_t depth, uint64_t count, StartCompleter completer);
+
+  // Touched only on the driver's dispatcher.
+  std::map<std::pair<uint64_t, uint32_t>, Upcall> upcalls_;
+  std::map<std::tuple<uint64_t, uint32_t, bool>, std::vector<std::byte>> allowed_;
+  std::map<uint64_t, uint64_t> jobs_done_;
+  // Guards delayed tasks against running after Stop.
+  std::shared_ptr<bool> alive_ = std::make_shared<bool>(true);
+};
+
+}  // namespace trellis::drivers

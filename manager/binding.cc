@@ -1,0 +1,253 @@
+// Manager: binding drivers to nodes, children added by drivers, and removal.
+#include <cstdio>
+
+#include "manager/manager.h"
+#include "runtime/rpc/async_call.h"
+#include "runtime/rpc/properties.h"
+#include "runtime/rpc/status.h"
+
+namespace trellis::manager {
+
+using manager::v1::TopologyEvent;
+
+void Manager::BindNode(Node* node) {
+  if (shutting_down_ || node == topology_.root() || node->state != NodeState::kUnbound) return;
+  std::vector<Candidate> candidates;
+  candidates.reserve(drivers_.size());
+  for (const auto& [name, record] : drivers_) {
+    candidates.push_back({name, &record.file.manifest.bind(), record.disabled});
+  }
+  rpc::ProtoProperties properties;
+  rpc::ToProto(node->properties(), &properties);
+  Selection selection = SelectDriver(candidates, properties);
+  if (!selection.driver) return;  // Stays unbound; `trellisctl why` explains.
+  if (auto cycle = CheckBindCycle(node, *selection.driver); !cycle) {
+    Publish(TopologyEvent::KIND_DRIVER_STOPPED, node, cycle.error().message());
+    return;
+  }
+  StartDriver(node, drivers_.at(*selection.driver));
+}
+
+Result<void> Manager::CheckBindCycle(Node* node, const std::string& driver) const {
+  for (Node* up = node->parent(); up != nullptr; up = up->parent()) {
+    if (up->driver == driver && up->properties() == node->properties()) {
+      return Fail(ErrorCode::kFailedPrecondition,
+                  "bind cycle: driver '" + driver + "' is already bound at " + up->path() +
+                      " with the same properties as " + node->path() +
+                      "; binding would repeat " + up->path() + " -> ... -> " + node->path() +
+                      " forever");
+    }
+  }
+  return Ok();
+}
+
+void Manager::StartDriver(Node* node, const DriverRecord& driver,
+                          std::move_only_function<void(Result<void>)> done) {
+  const auto& manifest = driver.file.manifest;
+  auto host = EnsureHost(manifest.colocation_group());
+  if (!host) {
+    Publish(TopologyEvent::KIND_DRIVER_STOPPED, node, "no host: " + host.error().message());
+    if (done) done(Fail(host.error()));
+    return;
+  }
+  HostRecord& record = **host;
+  node->state = NodeState::kBinding;
+  node->driver = manifest.name();
+  node->host_id = record.id;
+  node->token = NewToken();
+  node_tokens_[node->token] = node->path();
+  record.nodes.insert(node->path());
+  Publish(TopologyEvent::KIND_DRIVER_BOUND, node, "");
+
+  host::v1::StartDriverRequest request;
+  request.set_driver_name(manifest.name());
+  request.set_binary_path(driver.file.binary_path.string());
+  request.set_node_path(node->path());
+  request.set_node_token(node->token);
+  rpc::ToProto(node->properties(), request.mutable_properties());
+  if (manifest.has_config()) *request.mutable_config() = manifest.config();
+  request.set_power_managed(manifest.power().managed_dispatchers());
+  for (const auto& p : manifest.exposes()) request.add_exposes(p);
+
+  BeginWork();
+  auto* stub = record.stub.get();
+  rpc::CallAsync<host::v1::StartDriverRequest, host::v1::StartDriverResponse>(
+      options_.start_timeout, std::move(request),
+      [stub](auto* ctx, auto* req, auto* resp, auto cb) {
+        stub->async()->StartDriver(ctx, req, resp, std::move(cb));
+      },
+      [this, path = node->path(), generation = record.generation, done = std::move(done)](
+          grpc::Status status, host::v1::StartDriverResponse response) mutable {
+        auto posted = dispatcher_.Post([this, path, generation, status = std::move(status),
+                                        response = std::move(response),
+                                        done = std::move(done)]() mutable {
+          OnDriverStarted(path, generation, status, response, std::move(done));
+          EndWork();
+        });
+        if (!posted) EndWork();
+      });
+}
+
+void Manager::OnDriverStarted(const std::string& path, uint64_t generation, grpc::Status status,
+                              const host::v1::StartDriverResponse& response,
+                              std::move_only_function<void(Result<void>)> done) {
+  Node* node = topology_.Find(path);
+  auto host_it = node ? hosts_.find(node->host_id) : hosts_.end();
+  if (node == nullptr || node->state != NodeState::kBinding || host_it == hosts_.end() ||
+      host_it->second->generation != generation) {
+    if (done) done(Fail(ErrorCode::kAborted, "node " + path + " changed while its driver started"));
+    return;
+  }
+  HostRecord& host = *host_it->second;
+  if (status.ok()) {
+    node->state = NodeState::kBound;
+    node->exposed.assign(response.exposed_protocols().begin(), response.exposed_protocols().end());
+    host.endpoint = response.endpoint();
+    Publish(TopologyEvent::KIND_DRIVER_STARTED, node, "");
+    if (done) done(Ok());
+    return;
+  }
+  Error error = rpc::FromStatus(status, "starting driver '" + node->driver + "' at " + path);
+  if (done) done(Fail(error));
+  if (status.error_code() == grpc::StatusCode::DEADLINE_EXCEEDED) {
+    // A driver hung in Start: kill its host and handle it as a crash.
+    launcher_->Kill(host.launched);
+    return;
+  }
+  if (status.error_code() == grpc::StatusCode::UNAVAILABLE) return;  // Host died: see OnHostExit.
+  // The driver refused to start; the node stays, unbound. Children it added
+  // before failing go away with their drivers.
+  Publish(TopologyEvent::KIND_DRIVER_STOPPED, node, error.message());
+  node->state = NodeState::kRemoving;
+  RemoveSubtree(node, /*keep_root=*/true, [this, path] {
+    Node* node = topology_.Find(path);
+    if (node == nullptr) return;
+    auto host = hosts_.find(node->host_id);
+    if (host != hosts_.end()) host->second->nodes.erase(path);
+    node_tokens_.erase(node->token);
+    node->state = NodeState::kUnbound;
+    node->driver.clear();
+    node->host_id.clear();
+    node->token.clear();
+  });
+}
+
+Result<Node*> Manager::AddChildFromDriver(const std::string& node_token, std::string name,
+                                          NodeProperties properties) {
+  auto it = node_tokens_.find(node_token);
+  if (it == node_tokens_.end()) {
+    return Fail(ErrorCode::kUnauthenticated, "unknown or revoked node token");
+  }
+  Node* parent = topology_.Find(it->second);
+  if (parent == nullptr ||
+      (parent->state != NodeState::kBinding && parent->state != NodeState::kBound)) {
+    return Fail(ErrorCode::kFailedPrecondition, "node " + it->second + " is not bound");
+  }
+  TRELLIS_ASSIGN_OR_RETURN(Node * child, topology_.AddChild(parent, std::move(name), std::move(properties)));
+  child->added_by_driver = true;
+  Publish(TopologyEvent::KIND_NODE_ADDED, child, "added by " + parent->driver);
+  BindNode(child);
+  return child;
+}
+
+void Manager::RevokeClientTokensFor(const std::string& node_path) {
+  for (auto it = client_tokens_.begin(); it != client_tokens_.end();) {
+    if (it->second.node_path != node_path) {
+      ++it;
+      continue;
+    }
+    auto host = hosts_.find(it->second.host_id);
+    if (host != hosts_.end() && host->second->stub &&
+        host->second->state == host::v1::HOST_STATE_RUNNING) {
+      host::v1::RevokeAccessRequest request;
+      request.set_token(it->first);
+      auto* stub = host->second->stub.get();
+      rpc::CallAsync<host::v1::RevokeAccessRequest, host::v1::RevokeAccessResponse>(
+          std::chrono::milliseconds(2000), std::move(request),
+          [stub](auto* ctx, auto* req, auto* resp, auto cb) {
+            stub->async()->RevokeAccess(ctx, req, resp, std::move(cb));
+          },
+          [](grpc::Status, host::v1::RevokeAccessResponse) {});
+    }
+    it = client_tokens_.erase(it);
+  }
+}
+
+void Manager::RemoveSubtree(Node* root, bool keep_root, std::move_only_function<void()> done) {
+  // Children before parents: the order DFv2 removes in.
+  struct Removal {
+    std::vector<std::string> order;
+    size_t next = 0;
+    std::string root_path;
+    bool keep_root;
+    std::move_only_function<void()> done;
+    std::function<void()> step;
+  };
+  auto removal = std::make_shared<Removal>();
+  removal->root_path = root->path();
+  removal->keep_root = keep_root;
+  removal->done = std::move(done);
+  topology_.PostOrder(root, [&](Node* node) {
+    if (keep_root && node == root) return;
+    node->state = NodeState::kRemoving;
+    removal->order.push_back(node->path());
+  });
+  BeginWork();
+  removal->step = [this, removal] {
+    while (removal->next < removal->order.size()) {
+      const std::string& path = removal->order[removal->next++];
+      Node* node = topology_.Find(path);
+      if (node == nullptr) continue;
+      auto host = hosts_.find(node->host_id);
+      auto after_stop = [this, path] {
+        Node* node = topology_.Find(path);
+        if (node == nullptr) return;
+        node_tokens_.erase(node->token);
+        RevokeClientTokensFor(path);
+        auto host = hosts_.find(node->host_id);
+        if (host != hosts_.end()) host->second->nodes.erase(path);
+        if (!node->driver.empty()) Publish(TopologyEvent::KIND_DRIVER_STOPPED, node, "removed");
+      };
+      bool live = host != hosts_.end() && host->second->stub &&
+                  host->second->state == host::v1::HOST_STATE_RUNNING && !node->driver.empty();
+      if (!live) {
+        after_stop();
+        continue;
+      }
+      host::v1::StopDriverRequest request;
+      request.set_node_path(path);
+      auto* stub = host->second->stub.get();
+      rpc::CallAsync<host::v1::StopDriverRequest, host::v1::StopDriverResponse>(
+          options_.stop_timeout, std::move(request),
+          [stub](auto* ctx, auto* req, auto* resp, auto cb) {
+            stub->async()->StopDriver(ctx, req, resp, std::move(cb));
+          },
+          [this, removal, after_stop](grpc::Status, host::v1::StopDriverResponse) mutable {
+            auto posted = dispatcher_.Post([removal, after_stop]() mutable {
+              after_stop();
+              removal->step();
+            });
+            if (!posted) EndWork();
+          });
+      return;  // Continues when the stop completes.
+    }
+    // Every driver is stopped: drop the nodes, deepest first.
+    for (const std::string& path : removal->order) {
+      Node* node = topology_.Find(path);
+      if (node == nullptr) continue;
+      Publish(TopologyEvent::KIND_NODE_REMOVED, node, "");
+      topology_.Remove(node);
+    }
+    // Releasing `step` destroys this very closure (it breaks the cycle
+    // through the captured `removal`), so only locals are used after it.
+    auto done = std::move(removal->done);
+    Manager* self = this;
+    std::shared_ptr<Removal> keep = removal;
+    keep->step = nullptr;
+    if (done) done();
+    self->EndWork();
+  };
+  removal->step();
+}
+
+}  // namespace trellis::manager

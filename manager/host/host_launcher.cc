@@ -1,0 +1,151 @@
+#include "manager/host/host_launcher.h"
+
+#include <signal.h>
+#include <spawn.h>
+#include <sys/eventfd.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cstring>
+#include <vector>
+
+#include "runtime/host/driver_host.h"
+
+extern char** environ;
+
+namespace {
+// glibc 2.36's <sys/pidfd.h> lacks extern "C", so call the syscalls directly.
+int PidfdOpen(pid_t pid) { return static_cast<int>(syscall(SYS_pidfd_open, pid, 0)); }
+int PidfdSendSignal(int pidfd, int sig) {
+  return static_cast<int>(syscall(SYS_pidfd_send_signal, pidfd, sig, nullptr, 0));
+}
+}  // namespace
+
+namespace trellis::manager {
+
+Result<LaunchedHost> ProcessLauncher::Launch(const LaunchRequest& request) {
+  // The child sees the two sockets as fds 3 and 4.
+  posix_spawn_file_actions_t actions;
+  posix_spawn_file_actions_init(&actions);
+  posix_spawn_file_actions_adddup2(&actions, request.control_fd, 3);
+  posix_spawn_file_actions_adddup2(&actions, request.manager_fd, 4);
+  std::vector<std::string> args = {host_binary_,     "--host-id",    request.host_id,
+                                   "--control-fd",   "3",            "--manager-fd",
+                                   "4"};
+  if (!request.client_socket.empty()) {
+    args.push_back("--socket");
+    args.push_back(request.client_socket);
+  }
+  std::vector<char*> argv;
+  for (auto& a : args) argv.push_back(a.data());
+  argv.push_back(nullptr);
+  pid_t pid = -1;
+  int rc = posix_spawn(&pid, host_binary_.c_str(), &actions, nullptr, argv.data(), environ);
+  posix_spawn_file_actions_destroy(&actions);
+  close(request.control_fd);
+  close(request.manager_fd);
+  if (rc != 0) return FailErrno(rc, "spawning " + host_binary_ + " for host " + request.host_id);
+  int pidfd = PidfdOpen(pid);
+  if (pidfd < 0) {
+    int err = errno;
+    kill(pid, SIGKILL);
+    waitpid(pid, nullptr, 0);
+    return FailErrno(err, "pidfd_open for host " + request.host_id);
+  }
+  return LaunchedHost{.pid = pid, .exit_fd = pidfd};
+}
+
+std::string ProcessLauncher::Reap(const LaunchedHost& host) {
+  int status = 0;
+  pid_t r = waitpid(host.pid, &status, WNOHANG);
+  if (r != host.pid) return "ended (status unknown)";
+  if (WIFSIGNALED(status)) {
+    int sig = WTERMSIG(status);
+    return "killed by signal " + std::to_string(sig) + " (" + strsignal(sig) + ")";
+  }
+  if (WIFEXITED(status)) return "exited with status " + std::to_string(WEXITSTATUS(status));
+  return "ended";
+}
+
+void ProcessLauncher::Kill(const LaunchedHost& host) {
+  if (host.exit_fd >= 0) PidfdSendSignal(host.exit_fd, SIGKILL);
+}
+
+struct ThreadLauncher::Running {
+  std::thread thread;
+  Mutex mu;
+  host::DriverHost* host TRELLIS_GUARDED_BY(mu) = nullptr;
+  std::string outcome;
+};
+
+ThreadLauncher::~ThreadLauncher() {
+  std::map<int, std::shared_ptr<Running>> running;
+  {
+    MutexLock lock(mu_);
+    running.swap(running_);
+  }
+  for (auto& [fd, r] : running) {
+    {
+      MutexLock lock(r->mu);
+      if (r->host != nullptr) r->host->RequestShutdown();
+    }
+    if (r->thread.joinable()) r->thread.join();
+  }
+}
+
+Result<LaunchedHost> ThreadLauncher::Launch(const LaunchRequest& request) {
+  int exit_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+  if (exit_fd < 0) return FailErrno(errno, "eventfd for host " + request.host_id);
+  auto running = std::make_shared<Running>();
+  running->thread = std::thread([running, request, exit_fd] {
+    host::DriverHostOptions options{.host_id = request.host_id,
+                                    .client_socket = request.client_socket};
+    auto host = host::DriverHost::Start(options, request.control_fd, request.manager_fd);
+    if (host) {
+      {
+        MutexLock lock(running->mu);
+        running->host = host->get();
+      }
+      (*host)->Wait();
+      {
+        MutexLock lock(running->mu);
+        running->host = nullptr;
+      }
+      host->reset();
+      running->outcome = "exited with status 0";
+    } else {
+      running->outcome = "failed to start: " + host.error().ToString();
+    }
+    uint64_t one = 1;
+    (void)!write(exit_fd, &one, sizeof(one));
+  });
+  {
+    MutexLock lock(mu_);
+    running_[exit_fd] = running;
+  }
+  return LaunchedHost{.pid = -1, .exit_fd = exit_fd};
+}
+
+std::string ThreadLauncher::Reap(const LaunchedHost& host) {
+  std::shared_ptr<Running> running;
+  {
+    MutexLock lock(mu_);
+    auto it = running_.find(host.exit_fd);
+    if (it == running_.end()) return "ended";
+    running = it->second;
+    running_.erase(it);
+  }
+  if (running->thread.joinable()) running->thread.join();
+  return running->outcome;
+}
+
+void ThreadLauncher::Kill(const LaunchedHost& host) {
+  MutexLock lock(mu_);
+  auto it = running_.find(host.exit_fd);
+  if (it == running_.end()) return;
+  MutexLock host_lock(it->second->mu);
+  if (it->second->host != nullptr) it->second->host->RequestShutdown();
+}
+
+}  // namespace trellis::manager

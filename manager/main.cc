@@ -1,0 +1,84 @@
+// trellis-manager: the driver manager.
+//
+//   trellis-manager --board manifests/boards/default.json [--runtime-dir DIR]
+//                   [--driver-dir DIR ...] [--host-binary PATH] [--hosts-in-threads]
+#include <signal.h>
+#include <unistd.h>
+
+#include <CLI/CLI.hpp>
+#include <cstdio>
+#include <cstdlib>
+#include <filesystem>
+
+#include "manager/manager.h"
+
+namespace {
+
+std::filesystem::path DefaultRuntimeDir() {
+  if (const char* dir = std::getenv("TRELLIS_RUNTIME_DIR"); dir && *dir) return dir;
+  if (const char* dir = std::getenv("XDG_RUNTIME_DIR"); dir && *dir) {
+    return std::filesystem::path(dir) / "trellis";
+  }
+  return "/tmp/trellis-" + std::to_string(getuid());
+}
+
+// trellis-host sits next to this binary.
+std::string DefaultHostBinary() {
+  std::error_code ec;
+  auto self = std::filesystem::read_symlink("/proc/self/exe", ec);
+  return ec ? "trellis-host" : (self.parent_path() / "trellis-host").string();
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  CLI::App app{"trellis-manager: binds drivers to device nodes and supervises driver hosts"};
+  trellis::manager::ManagerOptions options;
+  std::string board;
+  std::string runtime_dir = DefaultRuntimeDir().string();
+  std::vector<std::string> driver_dirs;
+  std::string host_binary = DefaultHostBinary();
+  bool hosts_in_threads = false;
+  app.add_option("--board", board, "Board file (root nodes, suspend HAL, driver dirs)")
+      ->required()
+      ->check(CLI::ExistingFile);
+  app.add_option("--runtime-dir", runtime_dir,
+                 "Directory for manager.sock and host sockets (default: $TRELLIS_RUNTIME_DIR, "
+                 "$XDG_RUNTIME_DIR/trellis or /tmp/trellis-$UID)");
+  app.add_option("--driver-dir", driver_dirs, "Extra directory of driver manifests (repeatable)");
+  app.add_option("--host-binary", host_binary, "trellis-host executable");
+  app.add_flag("--hosts-in-threads", hosts_in_threads,
+               "Run driver hosts as threads of the manager (testing only)");
+  app.add_option("--threads", options.threads, "Worker threads")->check(CLI::Range(1, 64));
+  CLI11_PARSE(app, argc, argv);
+
+  options.board = board;
+  options.runtime_dir = runtime_dir;
+  for (auto& dir : driver_dirs) options.extra_driver_dirs.emplace_back(dir);
+  options.host_binary = hosts_in_threads ? "" : host_binary;
+
+  // Ctrl-C / SIGTERM are taken by sigwait below; block them before any
+  // thread exists.
+  sigset_t stop_signals;
+  sigemptyset(&stop_signals);
+  sigaddset(&stop_signals, SIGINT);
+  sigaddset(&stop_signals, SIGTERM);
+  pthread_sigmask(SIG_BLOCK, &stop_signals, nullptr);
+  signal(SIGPIPE, SIG_IGN);
+
+  auto manager = trellis::manager::Manager::Start(options);
+  if (!manager) {
+    std::fprintf(stderr, "trellis-manager: %s\n", manager.error().ToString().c_str());
+    return 1;
+  }
+  bool idle = (*manager)->WaitForIdle(std::chrono::seconds(30));
+  std::fprintf(stderr, "trellis-manager: %s on %s (%zu manifest(s) skipped); Ctrl-C stops\n",
+               idle ? "ready" : "still binding", (*manager)->endpoint().c_str(),
+               (*manager)->load_errors().size());
+  int signal = 0;
+  sigwait(&stop_signals, &signal);
+  std::fprintf(stderr, "trellis-manager: stopping (signal %d)\n", signal);
+  manager->reset();
+  std::fprintf(stderr, "trellis-manager: stopped\n");
+  return 0;
+}

@@ -1,0 +1,170 @@
+// Manager: the driver manager (after DFv2's driver_manager). Loads the board
+// and driver manifests, keeps the node topology, binds drivers to nodes,
+// starts and supervises driver hosts, and serves DriverManager to clients and
+// NodeChannel to hosts.
+//
+// Concurrency: every piece of state below the "dispatcher state" line is
+// owned by `dispatcher_` and touched only in its tasks. gRPC handlers post
+// onto it; host calls complete onto it. The public methods are thread-safe.
+#pragma once
+
+#include <chrono>
+#include <filesystem>
+#include <functional>
+#include <map>
+#include <memory>
+#include <set>
+#include <string>
+#include <vector>
+
+#include <grpcpp/grpcpp.h>
+
+#include "manager/access/peer_acceptor.h"
+#include "manager/bind/driver_selector.h"
+#include "manager/host/host_launcher.h"
+#include "manager/manifest/manifest.h"
+#include "manager/topology/topology.h"
+#include "runtime/dispatcher.h"
+#include "runtime/error.h"
+#include "runtime/mutex.h"
+#include "runtime/rpc/server_stream.h"
+#include "runtime/runtime.h"
+#include "trellis/host/v1/host.grpc.pb.h"
+#include "trellis/manager/v1/manager.grpc.pb.h"
+
+namespace trellis::manager {
+
+struct ManagerOptions {
+  std::filesystem::path board;
+  // Scanned in addition to the board's driver_dirs.
+  std::vector<std::filesystem::path> extra_driver_dirs;
+  // Sockets live here: manager.sock, hosts/<id>.sock.
+  std::filesystem::path runtime_dir;
+  // trellis-host binary; empty runs hosts as threads of this process.
+  std::string host_binary;
+  size_t threads = 2;
+  std::chrono::milliseconds start_timeout{10'000};
+  std::chrono::milliseconds stop_timeout{5'000};
+  std::chrono::milliseconds restart_backoff{100};
+  std::chrono::milliseconds max_restart_backoff{5'000};
+  uint32_t default_max_restarts = 3;
+  // Prints topology events to stderr as they happen.
+  bool log_events = true;
+};
+
+class NodeChannelService;
+class DriverManagerService;
+
+class Manager {
+ public:
+  // Loads the board and the driver manifests (bad driver manifests are
+  // reported and skipped), starts the servers and binds the board's nodes.
+  // Errors: a bad board file, an unusable runtime dir or socket.
+  static Result<std::unique_ptr<Manager>> Start(ManagerOptions options);
+  // Stops every driver, children before parents, then the hosts.
+  ~Manager();
+
+  // "unix:<runtime_dir>/manager.sock".
+  const std::string& endpoint() const { return endpoint_; }
+  // Manifests that failed to load and were skipped.
+  const std::vector<Error>& load_errors() const { return load_errors_; }
+  // Waits until no driver start, stop or restart is in flight.
+  bool WaitForIdle(std::chrono::milliseconds timeout) TRELLIS_EXCLUDES(idle_mu_);
+
+ private:
+  friend class NodeChannelService;
+  friend class DriverManagerService;
+
+  struct DriverRecord {
+    DriverManifestFile file;
+    bool disabled = false;
+  };
+  struct HostRecord {
+    std::string id;
+    std::string group;  // Colocation group; empty for a driver's own host.
+    host::v1::HostState state = host::v1::HOST_STATE_STARTING;
+    uint64_t generation = 0;  // Bumped per launch; stale callbacks compare it.
+    LaunchedHost launched;
+    uint32_t restarts = 0;
+    std::string client_socket;
+    std::string endpoint;
+    std::shared_ptr<grpc::Channel> channel;
+    std::unique_ptr<host::v1::DriverHost::Stub> stub;
+    Operation exit_watch;
+    std::set<std::string> nodes;
+    bool stopping = false;  // Shut down on purpose: not a crash.
+  };
+  struct ClientToken {
+    std::string node_path;
+    std::string protocol;
+    std::string host_id;
+  };
+
+  explicit Manager(ManagerOptions options);
+  Result<void> Boot();
+
+  // ---- Binding (binding.cc) ----
+  void BindNode(Node* node);
+  Result<void> CheckBindCycle(Node* node, const std::string& driver) const;
+  void StartDriver(Node* node, const DriverRecord& driver,
+                   std::move_only_function<void(Result<void>)> done = nullptr);
+  void OnDriverStarted(const std::string& path, uint64_t host_generation, grpc::Status status,
+                       const host::v1::StartDriverResponse& response,
+                       std::move_only_function<void(Result<void>)> done);
+  Result<Node*> AddChildFromDriver(const std::string& node_token, std::string name,
+                                   NodeProperties properties);
+  // Stops the drivers of `node`'s subtree, children before parents, then
+  // removes the subtree (keep_root: remove only the descendants).
+  void RemoveSubtree(Node* node, bool keep_root, std::move_only_function<void()> done);
+  void RevokeClientTokensFor(const std::string& node_path);
+
+  // ---- Hosts (hosts.cc) ----
+  Result<HostRecord*> EnsureHost(const std::string& group);
+  Result<void> LaunchHost(HostRecord& host);
+  void WatchHostExit(HostRecord& host);
+  void OnHostExit(const std::string& host_id, uint64_t generation);
+  void RestartOrQuarantine(Node* node, const std::string& why);
+  void ShutdownAll(std::move_only_function<void()> done);
+
+  // ---- Events and idle tracking ----
+  void Publish(manager::v1::TopologyEvent::Kind kind, const Node* node, std::string detail,
+               std::string host_id = "");
+  void BeginWork() TRELLIS_EXCLUDES(idle_mu_);
+  void EndWork() TRELLIS_EXCLUDES(idle_mu_);
+  // Runs `fn` on the dispatcher and waits for it.
+  void RunSync(std::move_only_function<void()> fn);
+
+  const ManagerOptions options_;
+  std::string endpoint_;
+  std::vector<Error> load_errors_;
+  std::unique_ptr<Runtime> runtime_;
+  Dispatcher dispatcher_;
+  std::unique_ptr<HostLauncher> launcher_;
+  std::unique_ptr<NodeChannelService> node_channel_service_;
+  std::unique_ptr<DriverManagerService> manager_service_;
+  std::unique_ptr<grpc::Server> internal_server_;  // NodeChannel, over socketpairs.
+  std::unique_ptr<grpc::Server> client_server_;    // DriverManager, via the acceptor.
+  std::unique_ptr<PeerAcceptor> acceptor_;
+
+  Mutex idle_mu_;
+  CondVar idle_cv_;
+  size_t in_flight_ TRELLIS_GUARDED_BY(idle_mu_) = 0;
+
+  // ---- Dispatcher state ----
+  BoardFile board_;
+  Topology topology_;
+  std::map<std::string, DriverRecord> drivers_;
+  std::map<std::string, std::unique_ptr<HostRecord>> hosts_;
+  uint64_t next_host_ = 1;
+  uint64_t next_generation_ = 1;
+  uint64_t next_client_ = 1;
+  std::map<std::string, std::string> node_tokens_;  // Node-channel token → node path.
+  std::map<std::string, ClientToken> client_tokens_;
+  std::vector<std::shared_ptr<rpc::ServerStream<manager::v1::TopologyEvent>>> watchers_;
+  bool shutting_down_ = false;
+};
+
+// A random 128-bit token in hex, from getrandom(2).
+std::string NewToken();
+
+}  // namespace trellis::manager

@@ -1,0 +1,28 @@
+// NodeChannelService: the NodeChannel gRPC service hosts call on behalf of
+// their drivers (add and remove child nodes; wake leases arrive with the
+// power work). Every request carries the node token the manager issued in
+// StartDriver; it names the calling driver's node.
+#pragma once
+
+#include "trellis/node/v1/node.grpc.pb.h"
+
+namespace trellis::manager {
+
+class Manager;
+
+class NodeChannelService final : public node::v1::NodeChannel::CallbackService {
+ public:
+  explicit NodeChannelService(Manager* manager) : manager_(manager) {}
+
+  grpc::ServerUnaryReactor* AddChild(grpc::CallbackServerContext* context,
+                                     const node::v1::AddChildRequest* request,
+                                     node::v1::AddChildResponse* response) override;
+  grpc::ServerUnaryReactor* RemoveNode(grpc::CallbackServerContext* context,
+                                       const node::v1::RemoveNodeRequest* request,
+                                       node::v1::RemoveNodeResponse* response) override;
+
+ private:
+  Manager* manager_;
+};
+
+}  // namespace trellis::manager

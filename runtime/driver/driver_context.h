@@ -1,0 +1,61 @@
+// DriverContext: everything a driver gets from its host (after Fuchsia's
+// DriverContext): start args, its node, dispatchers, the io_uring reactor,
+// outgoing protocols, logging and wake leases. A cheap copyable view; valid
+// until the driver is destroyed.
+#pragma once
+
+#include <string>
+#include <string_view>
+
+#include "runtime/dispatcher.h"
+#include "runtime/driver/host_api.h"
+#include "runtime/reactor.h"
+#include "runtime/runtime.h"
+
+namespace trellis {
+
+class DriverContext {
+ public:
+  explicit DriverContext(DriverHostApi* api) : api_(api) {}
+
+  const StartArgs& start_args() const { return api_->start_args(); }
+  const std::string& node_path() const { return api_->start_args().node_path; }
+
+  // The driver's default dispatcher: lifecycle calls and protocol methods run
+  // here. Power-managed when the manifest says so.
+  UnownedDispatcher dispatcher() const { return api_->dispatcher(); }
+  // A further dispatcher for the driver, shut down by the driver itself.
+  Dispatcher CreateDispatcher(DispatcherOptions options) const {
+    return Dispatcher::Create(api_->runtime(), std::move(options));
+  }
+  Reactor& reactor() const { return api_->runtime().reactor(); }
+
+  // Node operations (see DriverHostApi).
+  void AddChild(ChildArgs args, std::move_only_function<void(Result<std::string>)> done) const {
+    api_->AddChild(std::move(args), std::move(done));
+  }
+  void RemoveChild(std::string name, std::move_only_function<void(Result<void>)> done) const {
+    api_->RemoveChild(std::move(name), std::move(done));
+  }
+  void AcquireWakeLease(std::string name,
+                        std::move_only_function<void(Result<WakeLease>)> done) const {
+    api_->AcquireWakeLease(std::move(name), std::move(done));
+  }
+
+  // Serves a typed protocol: context.Serve<DeviceProtocol>(*this).
+  template <typename Protocol>
+  Result<void> Serve(Protocol& impl) const {
+    return api_->ServeProtocol(Protocol::kName, static_cast<Protocol*>(&impl));
+  }
+
+  // Logs with the driver's and node's names attached.
+  void Log(LogLevel level, std::string_view message) const { api_->Log(level, message); }
+  void LogInfo(std::string_view message) const { Log(LogLevel::kInfo, message); }
+  void LogWarning(std::string_view message) const { Log(LogLevel::kWarning, message); }
+  void LogError(std::string_view message) const { Log(LogLevel::kError, message); }
+
+ private:
+  DriverHostApi* api_;
+};
+
+}  // namespace trellis

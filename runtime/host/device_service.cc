@@ -1,0 +1,158 @@
+#include "runtime/host/device_service.h"
+
+#include <cstring>
+#include <deque>
+
+#include "runtime/rpc/finisher.h"
+#include "runtime/rpc/server_stream.h"
+#include "runtime/rpc/status.h"
+
+namespace trellis::host {
+
+namespace {
+
+using device::v1::Upcall;
+using rpc::StatusOf;
+using rpc::ToStatus;
+
+// Upcalls queued for a client that does not read; past this the stream ends.
+constexpr size_t kMaxPendingUpcalls = 1024;
+
+std::string TokenOf(const grpc::CallbackServerContext* context) {
+  const auto& metadata = context->client_metadata();
+  auto it = metadata.find("trellis-token");
+  return it == metadata.end() ? std::string() : std::string(it->second.data(), it->second.size());
+}
+
+}  // namespace
+
+// Adapts a ServerStream of Upcall messages to the driver SDK's Upcall::Sink.
+class UpcallStream final : public trellis::Upcall::Sink {
+ public:
+  UpcallStream(std::shared_ptr<rpc::ServerStream<Upcall>> stream, uint32_t minor)
+      : stream_(std::move(stream)), minor_(minor) {}
+
+  bool Send(uint64_t arg0, uint64_t arg1, uint64_t arg2) override {
+    Upcall upcall;
+    upcall.set_minor_num(minor_);
+    upcall.set_arg0(arg0);
+    upcall.set_arg1(arg1);
+    upcall.set_arg2(arg2);
+    return stream_->Send(std::move(upcall));
+  }
+  bool active() const override { return stream_->active(); }
+  void Finish(const grpc::Status& status) { stream_->Finish(status); }
+
+ private:
+  std::shared_ptr<rpc::ServerStream<Upcall>> stream_;
+  const uint32_t minor_;
+};
+
+grpc::ServerUnaryReactor* DeviceService::Command(grpc::CallbackServerContext* context,
+                                                 const device::v1::CommandRequest* request,
+                                                 device::v1::CommandResponse* response) {
+  grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
+  rpc::UnaryFinisher finisher(reactor, "the driver stopped");
+  auto authorized = registry_->Authorize(TokenOf(context), DeviceProtocol::kName);
+  if (!authorized) {
+    finisher.Finish(ToStatus(authorized.error()));
+    return reactor;
+  }
+  auto [grant, instance] = std::move(*authorized);
+  auto posted = instance->dispatcher().Post(
+      [finisher = std::move(finisher), instance, caller = grant.caller, request, response]() mutable {
+        auto* protocol = static_cast<DeviceProtocol*>(instance->FindProtocol(DeviceProtocol::kName));
+        if (protocol == nullptr) {
+          finisher.Finish(StatusOf(ErrorCode::kUnavailable, "the driver no longer serves Device"));
+          return;
+        }
+        auto value = protocol->Command(caller, request->minor_num(), request->arg1(), request->arg2());
+        if (!value) {
+          finisher.Finish(ToStatus(value.error()));
+          return;
+        }
+        response->set_value(*value);
+        finisher.Finish(grpc::Status::OK);
+      });
+  (void)posted;  // On failure the task, and with it the finisher, was dropped: UNAVAILABLE.
+  return reactor;
+}
+
+grpc::ServerWriteReactor<Upcall>* DeviceService::Subscribe(
+    grpc::CallbackServerContext* context, const device::v1::SubscribeRequest* request) {
+  auto [reactor, writer] = rpc::ServerStream<Upcall>::Create(kMaxPendingUpcalls);
+  auto stream = std::make_shared<UpcallStream>(writer, request->minor_num());
+  auto authorized = registry_->Authorize(TokenOf(context), DeviceProtocol::kName);
+  if (!authorized) {
+    stream->Finish(ToStatus(authorized.error()));
+    return reactor;
+  }
+  auto [grant, instance] = std::move(*authorized);
+  // End the client's previous subscription to this minor first.
+  SubscriptionKey key{grant.caller.client_id, grant.node_path, request->minor_num()};
+  std::shared_ptr<UpcallStream> previous;
+  {
+    MutexLock lock(mu_);
+    std::erase_if(subscriptions_, [](const auto& entry) { return entry.second.expired(); });
+    previous = subscriptions_[key].lock();
+    subscriptions_[key] = stream;
+  }
+  if (previous) {
+    previous->Finish(StatusOf(ErrorCode::kAborted,
+                              "replaced by a newer Subscribe to minor " +
+                                  std::to_string(request->minor_num())));
+  }
+  uint32_t minor = request->minor_num();
+  auto posted = instance->dispatcher().Post([stream, instance, caller = grant.caller, minor] {
+    auto* protocol = static_cast<DeviceProtocol*>(instance->FindProtocol(DeviceProtocol::kName));
+    if (protocol == nullptr) {
+      stream->Finish(StatusOf(ErrorCode::kUnavailable, "the driver no longer serves Device"));
+      return;
+    }
+    auto subscribed = protocol->Subscribe(caller, minor, trellis::Upcall(stream));
+    if (!subscribed) stream->Finish(ToStatus(subscribed.error()));
+  });
+  if (!posted) stream->Finish(StatusOf(ErrorCode::kUnavailable, "the driver stopped"));
+  return reactor;
+}
+
+grpc::ServerUnaryReactor* DeviceService::Allow(grpc::CallbackServerContext* context,
+                                               const device::v1::AllowRequest* request,
+                                               device::v1::AllowResponse* response) {
+  grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
+  rpc::UnaryFinisher finisher(reactor, "the driver stopped");
+  auto authorized = registry_->Authorize(TokenOf(context), DeviceProtocol::kName);
+  if (!authorized) {
+    finisher.Finish(ToStatus(authorized.error()));
+    return reactor;
+  }
+  if (request->source_case() == device::v1::AllowRequest::kShm) {
+    finisher.Finish(StatusOf(ErrorCode::kUnimplemented,
+                             "shared-memory allow is not available yet; send bytes"));
+    return reactor;
+  }
+  auto [grant, instance] = std::move(*authorized);
+  std::vector<std::byte> buffer(request->buffer().size());
+  std::memcpy(buffer.data(), request->buffer().data(), buffer.size());
+  auto posted = instance->dispatcher().Post([finisher = std::move(finisher), instance,
+                                             caller = grant.caller, request, response,
+                                             buffer = std::move(buffer)]() mutable {
+    auto* protocol = static_cast<DeviceProtocol*>(instance->FindProtocol(DeviceProtocol::kName));
+    if (protocol == nullptr) {
+      finisher.Finish(StatusOf(ErrorCode::kUnavailable, "the driver no longer serves Device"));
+      return;
+    }
+    auto previous =
+        protocol->Allow(caller, request->minor_num(), request->read_only(), std::move(buffer));
+    if (!previous) {
+      finisher.Finish(ToStatus(previous.error()));
+      return;
+    }
+    response->set_previous_buffer(reinterpret_cast<const char*>(previous->data()), previous->size());
+    finisher.Finish(grpc::Status::OK);
+  });
+  (void)posted;
+  return reactor;
+}
+
+}  // namespace trellis::host

@@ -1,0 +1,100 @@
+#include "runtime/host/driver_host.h"
+
+#include <grpcpp/create_channel_posix.h>
+#include <fcntl.h>
+#include <grpcpp/server_posix.h>
+#include <unistd.h>
+
+#include <future>
+
+namespace trellis::host {
+
+namespace {
+
+// gRPC's fd transports need non-blocking sockets; with a blocking one the
+// first call hangs.
+Result<void> SetNonBlocking(int fd, std::string_view what) {
+  int flags = fcntl(fd, F_GETFL);
+  if (flags < 0 || fcntl(fd, F_SETFL, flags | O_NONBLOCK) < 0) {
+    return FailErrno(errno, std::string(what) + " fd " + std::to_string(fd));
+  }
+  return Ok();
+}
+
+}  // namespace
+
+Result<std::unique_ptr<DriverHost>> DriverHost::Start(DriverHostOptions options, int control_fd,
+                                                      int manager_fd) {
+  TRELLIS_TRY(SetNonBlocking(control_fd, "control"));
+  TRELLIS_TRY(SetNonBlocking(manager_fd, "manager"));
+  std::unique_ptr<DriverHost> host(new DriverHost());
+  host->options_ = std::move(options);
+  TRELLIS_ASSIGN_OR_RETURN(host->runtime_,
+                           Runtime::Create({.threads = host->options_.threads,
+                                            .name = host->options_.host_id.substr(0, 10)}),
+                           "while starting host " + host->options_.host_id);
+
+  grpc::ChannelArguments args;
+  host->manager_channel_ = grpc::CreateCustomInsecureChannelFromFd("manager", manager_fd, args);
+  host->node_channel_ = node::v1::NodeChannel::NewStub(host->manager_channel_);
+
+  if (!host->options_.client_socket.empty()) {
+    host->endpoint_ = "unix:" + host->options_.client_socket;
+  }
+  HostEnv env{.runtime = host->runtime_.get(),
+              .node_channel = host->node_channel_.get(),
+              .host_id = host->options_.host_id};
+  DriverHost* raw = host.get();
+  host->host_service_ = std::make_unique<HostService>(env, &host->registry_, host->endpoint_,
+                                                      [raw] { raw->RequestShutdown(); });
+  host->device_service_ = std::make_unique<DeviceService>(&host->registry_);
+
+  grpc::ServerBuilder control;
+  control.RegisterService(host->host_service_.get());
+  host->control_server_ = control.BuildAndStart();
+  if (host->control_server_ == nullptr) {
+    return Fail(ErrorCode::kInternal, "cannot start the host's control server");
+  }
+  grpc::AddInsecureChannelFromFd(host->control_server_.get(), control_fd);
+
+  if (!host->endpoint_.empty()) {
+    unlink(host->options_.client_socket.c_str());
+    grpc::ServerBuilder clients;
+    clients.AddListeningPort(host->endpoint_, grpc::InsecureServerCredentials());
+    clients.RegisterService(host->device_service_.get());
+    host->client_server_ = clients.BuildAndStart();
+    if (host->client_server_ == nullptr) {
+      return Fail(ErrorCode::kUnavailable,
+                  "cannot listen on " + host->endpoint_ + " for host " + host->options_.host_id);
+    }
+  }
+  return host;
+}
+
+void DriverHost::Wait() {
+  MutexLock lock(mu_);
+  while (!shutdown_requested_) cv_.Wait(mu_);
+}
+
+void DriverHost::RequestShutdown() {
+  {
+    MutexLock lock(mu_);
+    shutdown_requested_ = true;
+  }
+  cv_.NotifyAll();
+}
+
+DriverHost::~DriverHost() {
+  auto deadline = std::chrono::system_clock::now() + std::chrono::seconds(2);
+  if (client_server_) client_server_->Shutdown(deadline);
+  if (host_service_) {
+    std::promise<void> stopped;
+    host_service_->StopAll([&] { stopped.set_value(); });
+    stopped.get_future().wait_for(std::chrono::seconds(5));
+  }
+  if (control_server_) control_server_->Shutdown(deadline);
+  if (!options_.client_socket.empty()) unlink(options_.client_socket.c_str());
+  runtime_.reset();
+}
+
+}  // namespace trellis::host

@@ -1,0 +1,95 @@
+// DriverInstance: one driver bound to one node, inside a host. Owns the
+// driver object and its default dispatcher, and implements DriverHostApi.
+//
+// Threading: lifecycle hooks (Start, Stop, SystemSuspend, SystemResume) run as
+// system tasks on the driver's dispatcher; state_ is touched only there.
+// The protocol table is read by gRPC threads and guarded by mu_.
+#pragma once
+
+#include <map>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "runtime/dispatcher.h"
+#include "runtime/driver/driver.h"
+#include "runtime/driver/host_api.h"
+#include "runtime/host/driver_library.h"
+#include "runtime/mutex.h"
+#include "runtime/runtime.h"
+#include "trellis/node/v1/node.grpc.pb.h"
+
+namespace trellis::host {
+
+// What every instance of a host shares.
+struct HostEnv {
+  Runtime* runtime = nullptr;
+  node::v1::NodeChannel::Stub* node_channel = nullptr;
+  std::string host_id;
+};
+
+class DriverInstance final : public DriverHostApi,
+                             public std::enable_shared_from_this<DriverInstance> {
+ public:
+  using Done = std::move_only_function<void(Result<void>)>;
+
+  struct Config {
+    StartArgs args;
+    std::string node_token;
+    std::vector<std::string> exposes;
+    const DriverLibrary* library = nullptr;
+  };
+
+  DriverInstance(HostEnv env, Config config);
+  ~DriverInstance() override;
+
+  // Constructs the driver and runs its Start hook. On failure the driver is
+  // destroyed and the dispatcher shut down before `done` runs.
+  void Start(Done done);
+  // Runs Stop (resuming first if suspended), destroys the driver and shuts
+  // the dispatcher down; `done` runs once every task has drained.
+  void Stop(std::move_only_function<void()> done);
+  // Drains the power-managed dispatcher, then runs SystemSuspend.
+  // Errors: kFailedPrecondition if not power-managed or not running.
+  void Suspend(Done done);
+  // Runs SystemResume, then reopens the dispatcher with `wake_task` first.
+  void Resume(std::optional<WakeLease> lease, Done done);
+
+  // The implementation served for `protocol`, or null. Any thread.
+  void* FindProtocol(std::string_view protocol) const TRELLIS_EXCLUDES(mu_);
+  std::vector<std::string> served_protocols() const TRELLIS_EXCLUDES(mu_);
+  const std::string& node_path() const { return config_.args.node_path; }
+
+  // DriverHostApi:
+  const StartArgs& start_args() const override { return config_.args; }
+  UnownedDispatcher dispatcher() const override { return dispatcher_.borrow(); }
+  Runtime& runtime() const override { return *env_.runtime; }
+  void AddChild(ChildArgs args, std::move_only_function<void(Result<std::string>)> done) override;
+  void RemoveChild(std::string name, std::move_only_function<void(Result<void>)> done) override;
+  void AcquireWakeLease(std::string name,
+                        std::move_only_function<void(Result<WakeLease>)> done) override;
+  Result<void> ServeProtocol(std::string_view protocol, void* impl) override TRELLIS_EXCLUDES(mu_);
+  void Log(LogLevel level, std::string_view message) override;
+
+ private:
+  enum class State { kCreated, kStarting, kRunning, kSuspended, kStopping, kStopped };
+
+  // Destroys the driver and shuts the dispatcher down; `then` runs after the
+  // last task. Must run on the dispatcher.
+  void Teardown(std::move_only_function<void()> then);
+  // Runs `fn` on the driver's dispatcher even while suspended.
+  void OnDispatcher(Task fn);
+
+  HostEnv env_;
+  Config config_;
+  Dispatcher dispatcher_;
+  // Touched only on the dispatcher.
+  Driver* driver_ = nullptr;
+  State state_ = State::kCreated;
+
+  mutable Mutex mu_;
+  std::map<std::string, void*, std::less<>> protocols_ TRELLIS_GUARDED_BY(mu_);
+};
+
+}  // namespace trellis::host

@@ -1,0 +1,78 @@
+#include "runtime/host/host_registry.h"
+
+namespace trellis::host {
+
+Result<void> HostRegistry::Add(std::shared_ptr<DriverInstance> instance) {
+  MutexLock lock(mu_);
+  std::string path = instance->node_path();
+  if (!instances_.emplace(path, std::move(instance)).second) {
+    return Fail(ErrorCode::kAlreadyExists, "a driver is already running at node " + path);
+  }
+  return Ok();
+}
+
+std::shared_ptr<DriverInstance> HostRegistry::Find(const std::string& node_path) const {
+  MutexLock lock(mu_);
+  auto it = instances_.find(node_path);
+  return it == instances_.end() ? nullptr : it->second;
+}
+
+std::shared_ptr<DriverInstance> HostRegistry::Remove(const std::string& node_path) {
+  MutexLock lock(mu_);
+  std::erase_if(grants_, [&](const auto& entry) { return entry.second.node_path == node_path; });
+  auto it = instances_.find(node_path);
+  if (it == instances_.end()) return nullptr;
+  auto instance = std::move(it->second);
+  instances_.erase(it);
+  return instance;
+}
+
+std::vector<std::shared_ptr<DriverInstance>> HostRegistry::All() const {
+  MutexLock lock(mu_);
+  std::vector<std::shared_ptr<DriverInstance>> all;
+  for (const auto& [path, instance] : instances_) all.push_back(instance);
+  return all;
+}
+
+size_t HostRegistry::size() const {
+  MutexLock lock(mu_);
+  return instances_.size();
+}
+
+void HostRegistry::AddGrant(std::string token, Grant grant) {
+  MutexLock lock(mu_);
+  grants_[std::move(token)] = std::move(grant);
+}
+
+void HostRegistry::RevokeGrant(const std::string& token) {
+  MutexLock lock(mu_);
+  grants_.erase(token);
+}
+
+Result<std::pair<Grant, std::shared_ptr<DriverInstance>>> HostRegistry::Authorize(
+    const std::string& token, std::string_view protocol) const {
+  if (token.empty()) {
+    return Fail(ErrorCode::kUnauthenticated,
+                "missing 'trellis-token' metadata: call DriverManager.Bind first");
+  }
+  MutexLock lock(mu_);
+  auto it = grants_.find(token);
+  if (it == grants_.end()) {
+    return Fail(ErrorCode::kUnauthenticated, "unknown or revoked token");
+  }
+  const Grant& grant = it->second;
+  if (grant.expires && std::chrono::system_clock::now() > *grant.expires) {
+    return Fail(ErrorCode::kUnauthenticated, "token expired");
+  }
+  if (grant.protocol != protocol) {
+    return Fail(ErrorCode::kPermissionDenied, "token is bound to protocol '" + grant.protocol +
+                                                  "', not '" + std::string(protocol) + "'");
+  }
+  auto instance = instances_.find(grant.node_path);
+  if (instance == instances_.end()) {
+    return Fail(ErrorCode::kUnavailable, "no driver is running at node " + grant.node_path);
+  }
+  return std::make_pair(grant, instance->second);
+}
+
+}  // namespace trellis::host

@@ -1,0 +1,51 @@
+// HostRegistry: the driver instances of one host, by node path, and the
+// client access grants (capability tokens) the manager has issued for them.
+// Thread-safe: gRPC handlers of both services use it.
+#pragma once
+
+#include <map>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "runtime/driver/device_protocol.h"
+#include "runtime/error.h"
+#include "runtime/host/driver_instance.h"
+#include "runtime/mutex.h"
+#include "runtime/task.h"
+
+namespace trellis::host {
+
+struct Grant {
+  std::string node_path;
+  std::string protocol;
+  Caller caller;
+  std::optional<std::chrono::system_clock::time_point> expires;
+};
+
+class HostRegistry {
+ public:
+  // Errors: kAlreadyExists if a driver is already at that node.
+  Result<void> Add(std::shared_ptr<DriverInstance> instance) TRELLIS_EXCLUDES(mu_);
+  std::shared_ptr<DriverInstance> Find(const std::string& node_path) const TRELLIS_EXCLUDES(mu_);
+  // Removes the instance and every grant for its node.
+  std::shared_ptr<DriverInstance> Remove(const std::string& node_path) TRELLIS_EXCLUDES(mu_);
+  std::vector<std::shared_ptr<DriverInstance>> All() const TRELLIS_EXCLUDES(mu_);
+  size_t size() const TRELLIS_EXCLUDES(mu_);
+
+  void AddGrant(std::string token, Grant grant) TRELLIS_EXCLUDES(mu_);
+  void RevokeGrant(const std::string& token) TRELLIS_EXCLUDES(mu_);
+  // Resolves a client's token for `protocol` to the grant and the instance.
+  // Errors: kUnauthenticated for a missing, unknown, revoked or expired
+  // token; kPermissionDenied for a token of another protocol; kUnavailable
+  // when the node's driver is not running here.
+  Result<std::pair<Grant, std::shared_ptr<DriverInstance>>> Authorize(
+      const std::string& token, std::string_view protocol) const TRELLIS_EXCLUDES(mu_);
+
+ private:
+  mutable Mutex mu_;
+  std::map<std::string, std::shared_ptr<DriverInstance>> instances_ TRELLIS_GUARDED_BY(mu_);
+  std::map<std::string, Grant> grants_ TRELLIS_GUARDED_BY(mu_);
+};
+
+}  // namespace trellis::host

@@ -1,0 +1,205 @@
+#include "runtime/host/host_service.h"
+
+#include <google/protobuf/util/json_util.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <chrono>
+
+#include "runtime/rpc/properties.h"
+#include "runtime/rpc/status.h"
+
+namespace trellis::host {
+
+namespace {
+
+using rpc::StatusOf;
+using rpc::ToStatus;
+
+uint64_t MicrosSince(std::chrono::steady_clock::time_point start) {
+  return std::chrono::duration_cast<std::chrono::microseconds>(std::chrono::steady_clock::now() -
+                                                               start)
+      .count();
+}
+
+}  // namespace
+
+grpc::ServerUnaryReactor* HostService::StartDriver(grpc::CallbackServerContext* context,
+                                                   const v1::StartDriverRequest* request,
+                                                   v1::StartDriverResponse* response) {
+  auto* reactor = context->DefaultReactor();
+  if (request->node_path().empty() || request->binary_path().empty() ||
+      request->driver_name().empty()) {
+    reactor->Finish(StatusOf(ErrorCode::kInvalidArgument,
+                             "StartDriver needs driver_name, binary_path and node_path"));
+    return reactor;
+  }
+  if (registry_->Find(request->node_path()) != nullptr) {
+    reactor->Finish(StatusOf(ErrorCode::kAlreadyExists,
+                             "a driver is already running at node " + request->node_path()));
+    return reactor;
+  }
+  auto library = DriverLibrary::Load(request->binary_path());
+  if (!library) {
+    reactor->Finish(ToStatus(library.error()));
+    return reactor;
+  }
+  auto properties = rpc::FromProto(request->properties());
+  if (!properties) {
+    reactor->Finish(ToStatus(properties.error()));
+    return reactor;
+  }
+  DriverInstance::Config config;
+  config.args.driver_name = request->driver_name();
+  config.args.node_path = request->node_path();
+  config.args.properties = std::move(*properties);
+  config.args.power_managed = request->power_managed();
+  if (request->has_config()) {
+    std::string json;
+    (void)google::protobuf::util::MessageToJsonString(request->config(), &json);
+    config.args.config_json = json;
+  }
+  config.node_token = request->node_token();
+  config.exposes.assign(request->exposes().begin(), request->exposes().end());
+  config.library = *library;
+
+  auto instance = std::make_shared<DriverInstance>(env_, std::move(config));
+  if (auto added = registry_->Add(instance); !added) {
+    reactor->Finish(ToStatus(added.error()));
+    return reactor;
+  }
+  instance->Start([this, reactor, response, instance](Result<void> started) {
+    if (!started) {
+      registry_->Remove(instance->node_path());
+      reactor->Finish(ToStatus(started.error()));
+      return;
+    }
+    for (const auto& name : instance->served_protocols()) response->add_exposed_protocols(name);
+    response->set_endpoint(endpoint_);
+    reactor->Finish(grpc::Status::OK);
+  });
+  return reactor;
+}
+
+grpc::ServerUnaryReactor* HostService::StopDriver(grpc::CallbackServerContext* context,
+                                                  const v1::StopDriverRequest* request,
+                                                  v1::StopDriverResponse*) {
+  auto* reactor = context->DefaultReactor();
+  auto instance = registry_->Remove(request->node_path());
+  if (instance == nullptr) {
+    reactor->Finish(StatusOf(ErrorCode::kNotFound, "no driver at node " + request->node_path()));
+    return reactor;
+  }
+  instance->Stop([reactor, instance] { reactor->Finish(grpc::Status::OK); });
+  return reactor;
+}
+
+grpc::ServerUnaryReactor* HostService::SuspendDriver(grpc::CallbackServerContext* context,
+                                                     const v1::SuspendDriverRequest* request,
+                                                     v1::SuspendDriverResponse* response) {
+  auto* reactor = context->DefaultReactor();
+  auto instance = registry_->Find(request->node_path());
+  if (instance == nullptr) {
+    reactor->Finish(StatusOf(ErrorCode::kNotFound, "no driver at node " + request->node_path()));
+    return reactor;
+  }
+  auto start = std::chrono::steady_clock::now();
+  instance->Suspend([reactor, response, start](Result<void> result) {
+    response->set_duration_us(MicrosSince(start));
+    reactor->Finish(ToStatus(result));
+  });
+  return reactor;
+}
+
+grpc::ServerUnaryReactor* HostService::ResumeDriver(grpc::CallbackServerContext* context,
+                                                    const v1::ResumeDriverRequest* request,
+                                                    v1::ResumeDriverResponse* response) {
+  auto* reactor = context->DefaultReactor();
+  auto instance = registry_->Find(request->node_path());
+  if (instance == nullptr) {
+    reactor->Finish(StatusOf(ErrorCode::kNotFound, "no driver at node " + request->node_path()));
+    return reactor;
+  }
+  auto start = std::chrono::steady_clock::now();
+  instance->Resume(std::nullopt, [reactor, response, start](Result<void> result) {
+    response->set_duration_us(MicrosSince(start));
+    reactor->Finish(ToStatus(result));
+  });
+  return reactor;
+}
+
+grpc::ServerUnaryReactor* HostService::GrantAccess(grpc::CallbackServerContext* context,
+                                                   const v1::GrantAccessRequest* request,
+                                                   v1::GrantAccessResponse*) {
+  auto* reactor = context->DefaultReactor();
+  if (request->token().empty() || request->node_path().empty() || request->protocol().empty()) {
+    reactor->Finish(StatusOf(ErrorCode::kInvalidArgument,
+                             "GrantAccess needs token, node_path and protocol"));
+    return reactor;
+  }
+  Grant grant{.node_path = request->node_path(),
+              .protocol = request->protocol(),
+              .caller = {.client_id = request->client_id(),
+                         .uid = request->uid(),
+                         .gid = request->gid(),
+                         .pid = static_cast<pid_t>(request->pid())}};
+  if (request->has_expires()) {
+    grant.expires = std::chrono::system_clock::time_point(
+        std::chrono::seconds(request->expires().seconds()) +
+        std::chrono::nanoseconds(request->expires().nanos()));
+  }
+  registry_->AddGrant(request->token(), std::move(grant));
+  reactor->Finish(grpc::Status::OK);
+  return reactor;
+}
+
+grpc::ServerUnaryReactor* HostService::RevokeAccess(grpc::CallbackServerContext* context,
+                                                    const v1::RevokeAccessRequest* request,
+                                                    v1::RevokeAccessResponse*) {
+  auto* reactor = context->DefaultReactor();
+  registry_->RevokeGrant(request->token());
+  reactor->Finish(grpc::Status::OK);
+  return reactor;
+}
+
+grpc::ServerUnaryReactor* HostService::Ping(grpc::CallbackServerContext* context,
+                                            const v1::PingRequest*, v1::PingResponse* response) {
+  auto* reactor = context->DefaultReactor();
+  response->set_pid(static_cast<uint32_t>(getpid()));
+  response->set_driver_count(static_cast<uint32_t>(registry_->size()));
+  reactor->Finish(grpc::Status::OK);
+  return reactor;
+}
+
+void HostService::StopAll(std::move_only_function<void()> done) {
+  auto instances = registry_->All();
+  if (instances.empty()) {
+    done();
+    return;
+  }
+  struct Pending {
+    std::atomic<size_t> left;
+    std::move_only_function<void()> done;
+  };
+  auto pending = std::make_shared<Pending>();
+  pending->left = instances.size();
+  pending->done = std::move(done);
+  for (auto& instance : instances) {
+    registry_->Remove(instance->node_path());
+    instance->Stop([pending, instance] {
+      if (pending->left.fetch_sub(1) == 1) pending->done();
+    });
+  }
+}
+
+grpc::ServerUnaryReactor* HostService::Shutdown(grpc::CallbackServerContext* context,
+                                                const v1::ShutdownRequest*, v1::ShutdownResponse*) {
+  auto* reactor = context->DefaultReactor();
+  StopAll([this, reactor] {
+    reactor->Finish(grpc::Status::OK);
+    if (on_shutdown_) on_shutdown_();
+  });
+  return reactor;
+}
+
+}  // namespace trellis::host

@@ -1,0 +1,58 @@
+// HostService: the DriverHost gRPC service a host serves to the manager over
+// its control socketpair: start, stop, suspend and resume drivers, grant and
+// revoke client access, ping, shut down.
+#pragma once
+
+#include <functional>
+
+#include "runtime/host/driver_instance.h"
+#include "runtime/host/host_registry.h"
+#include "trellis/host/v1/host.grpc.pb.h"
+
+namespace trellis::host {
+
+class HostService final : public trellis::host::v1::DriverHost::CallbackService {
+ public:
+  // `endpoint` is the client socket clients reach the host's drivers on;
+  // `on_shutdown` runs once a Shutdown call has stopped every driver.
+  HostService(HostEnv env, HostRegistry* registry, std::string endpoint,
+              std::function<void()> on_shutdown)
+      : env_(std::move(env)), registry_(registry), endpoint_(std::move(endpoint)),
+        on_shutdown_(std::move(on_shutdown)) {}
+
+  grpc::ServerUnaryReactor* StartDriver(grpc::CallbackServerContext* context,
+                                        const v1::StartDriverRequest* request,
+                                        v1::StartDriverResponse* response) override;
+  grpc::ServerUnaryReactor* StopDriver(grpc::CallbackServerContext* context,
+                                       const v1::StopDriverRequest* request,
+                                       v1::StopDriverResponse* response) override;
+  grpc::ServerUnaryReactor* SuspendDriver(grpc::CallbackServerContext* context,
+                                          const v1::SuspendDriverRequest* request,
+                                          v1::SuspendDriverResponse* response) override;
+  grpc::ServerUnaryReactor* ResumeDriver(grpc::CallbackServerContext* context,
+                                         const v1::ResumeDriverRequest* request,
+                                         v1::ResumeDriverResponse* response) override;
+  grpc::ServerUnaryReactor* GrantAccess(grpc::CallbackServerContext* context,
+                                        const v1::GrantAccessRequest* request,
+                                        v1::GrantAccessResponse* response) override;
+  grpc::ServerUnaryReactor* RevokeAccess(grpc::CallbackServerContext* context,
+                                         const v1::RevokeAccessRequest* request,
+                                         v1::RevokeAccessResponse* response) override;
+  grpc::ServerUnaryReactor* Ping(grpc::CallbackServerContext* context,
+                                 const v1::PingRequest* request,
+                                 v1::PingResponse* response) override;
+  grpc::ServerUnaryReactor* Shutdown(grpc::CallbackServerContext* context,
+                                     const v1::ShutdownRequest* request,
+                                     v1::ShutdownResponse* response) override;
+
+  // Stops every driver; `done` runs after the last one has drained.
+  void StopAll(std::move_only_function<void()> done);
+
+ private:
+  HostEnv env_;
+  HostRegistry* registry_;
+  std::string endpoint_;
+  std::function<void()> on_shutdown_;
+};
+
+}  // namespace trellis::host

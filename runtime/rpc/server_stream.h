@@ -1,0 +1,124 @@
+// ServerStream<T>: the write side of a server-streaming call on gRPC's
+// callback API, shareable with whoever produces the messages.
+//
+// Send() queues and writes one message at a time; it never blocks and fails
+// once the stream has ended. A client that stops reading while
+// `max_pending` messages wait gets RESOURCE_EXHAUSTED on that stream only.
+// The stream object outlives the gRPC reactor; after the call is done every
+// method is a harmless no-op.
+#pragma once
+
+#include <grpcpp/grpcpp.h>
+
+#include <deque>
+#include <functional>
+#include <memory>
+#include <string>
+
+#include "runtime/mutex.h"
+
+namespace trellis::rpc {
+
+template <typename T>
+class ServerStream {
+ public:
+  explicit ServerStream(size_t max_pending) : max_pending_(max_pending) {}
+
+  // Queues `message`; false once the stream has ended.
+  bool Send(T message) TRELLIS_EXCLUDES(mu_) {
+    MutexLock lock(mu_);
+    if (reactor_ == nullptr || finished_) return false;
+    if (pending_.size() >= max_pending_) {
+      FinishLocked(grpc::Status(grpc::StatusCode::RESOURCE_EXHAUSTED,
+                                "client is not reading: " + std::to_string(max_pending_) +
+                                    " messages are pending"));
+      return false;
+    }
+    pending_.push_back(std::move(message));
+    if (!writing_) {
+      writing_ = true;
+      reactor_->StartWrite(&pending_.front());
+    }
+    return true;
+  }
+
+  // Ends the stream with `status` (once; later calls are ignored).
+  void Finish(const grpc::Status& status) TRELLIS_EXCLUDES(mu_) {
+    MutexLock lock(mu_);
+    FinishLocked(status);
+  }
+
+  bool active() const TRELLIS_EXCLUDES(mu_) {
+    MutexLock lock(mu_);
+    return reactor_ != nullptr && !finished_;
+  }
+
+  // Runs once when the call is done (finished or the client went away).
+  void OnDone(std::function<void()> on_done) TRELLIS_EXCLUDES(mu_) {
+    MutexLock lock(mu_);
+    on_done_ = std::move(on_done);
+  }
+
+  // Creates the reactor for a new call; return it from the service method.
+  static std::pair<grpc::ServerWriteReactor<T>*, std::shared_ptr<ServerStream>> Create(
+      size_t max_pending = 1024) {
+    auto stream = std::make_shared<ServerStream>(max_pending);
+    auto* reactor = new Reactor(stream);
+    {
+      MutexLock lock(stream->mu_);
+      stream->reactor_ = reactor;
+    }
+    return {reactor, stream};
+  }
+
+ private:
+  class Reactor final : public grpc::ServerWriteReactor<T> {
+   public:
+    explicit Reactor(std::shared_ptr<ServerStream> stream) : stream_(std::move(stream)) {}
+    void OnWriteDone(bool ok) override { stream_->WriteDone(ok); }
+    void OnCancel() override { stream_->Finish(grpc::Status::CANCELLED); }
+    void OnDone() override {
+      stream_->Detach();
+      delete this;
+    }
+
+   private:
+    std::shared_ptr<ServerStream> stream_;
+  };
+
+  void WriteDone(bool ok) TRELLIS_EXCLUDES(mu_) {
+    MutexLock lock(mu_);
+    pending_.pop_front();
+    if (!ok || reactor_ == nullptr || pending_.empty()) {
+      writing_ = false;
+      return;
+    }
+    reactor_->StartWrite(&pending_.front());
+  }
+
+  void FinishLocked(const grpc::Status& status) TRELLIS_REQUIRES(mu_) {
+    if (reactor_ == nullptr || finished_) return;
+    finished_ = true;
+    reactor_->Finish(status);
+  }
+
+  void Detach() TRELLIS_EXCLUDES(mu_) {
+    std::function<void()> on_done;
+    {
+      MutexLock lock(mu_);
+      reactor_ = nullptr;
+      on_done = std::move(on_done_);
+    }
+    if (on_done) on_done();
+  }
+
+  const size_t max_pending_;
+  mutable Mutex mu_;
+  grpc::ServerWriteReactor<T>* reactor_ TRELLIS_GUARDED_BY(mu_) = nullptr;
+  std::deque<T> pending_ TRELLIS_GUARDED_BY(mu_);
+  bool writing_ TRELLIS_GUARDED_BY(mu_) = false;
+  bool finished_ TRELLIS_GUARDED_BY(mu_) = false;
+  std::function<void()> on_done_ TRELLIS_GUARDED_BY(mu_);
+};
+
+}  // namespace trellis::rpc
