@@ -45,15 +45,19 @@ include(GoogleTest)
 # (lib<NAME>.so) and its manifest, both placed in ${TRELLIS_DRIVER_DIR}, the
 # driver directory the manager scans.
 set(TRELLIS_DRIVER_DIR ${CMAKE_BINARY_DIR}/drivers)
+# OUTPUT_DIR puts test-only drivers elsewhere, out of the shipped set.
 function(trellis_add_driver name)
-  cmake_parse_arguments(ARG "" "MANIFEST" "SOURCES;DEPS" ${ARGN})
+  cmake_parse_arguments(ARG "" "MANIFEST;OUTPUT_DIR" "SOURCES;DEPS" ${ARGN})
+  if(NOT ARG_OUTPUT_DIR)
+    set(ARG_OUTPUT_DIR ${TRELLIS_DRIVER_DIR})
+  endif()
   add_library(${name} MODULE ${ARG_SOURCES})
   target_include_directories(${name} PRIVATE ${PROJECT_SOURCE_DIR})
   target_link_libraries(${name} PRIVATE trellis_runtime ${ARG_DEPS})
   set_target_properties(${name} PROPERTIES
-    LIBRARY_OUTPUT_DIRECTORY ${TRELLIS_DRIVER_DIR}
+    LIBRARY_OUTPUT_DIRECTORY ${ARG_OUTPUT_DIR}
     CXX_VISIBILITY_PRESET hidden)
   trellis_warnings(${name})
   get_filename_component(manifest_name ${ARG_MANIFEST} NAME)
-  configure_file(${ARG_MANIFEST} ${TRELLIS_DRIVER_DIR}/${manifest_name} COPYONLY)
+  configure_file(${ARG_MANIFEST} ${ARG_OUTPUT_DIR}/${manifest_name} COPYONLY)
 endfunction()

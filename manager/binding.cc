@@ -124,6 +124,7 @@ void Manager::OnDriverStarted(const std::string& path, uint64_t generation, grpc
     if (node == nullptr) return;
     auto host = hosts_.find(node->host_id);
     if (host != hosts_.end()) host->second->nodes.erase(path);
+    ReleaseHostIfIdle(node->host_id);
     node_tokens_.erase(node->token);
     node->state = NodeState::kUnbound;
     node->driver.clear();
@@ -207,6 +208,7 @@ void Manager::RemoveSubtree(Node* root, bool keep_root, std::move_only_function<
         auto host = hosts_.find(node->host_id);
         if (host != hosts_.end()) host->second->nodes.erase(path);
         if (!node->driver.empty()) Publish(TopologyEvent::KIND_DRIVER_STOPPED, node, "removed");
+        ReleaseHostIfIdle(node->host_id);
       };
       bool live = host != hosts_.end() && host->second->stub &&
                   host->second->state == host::v1::HOST_STATE_RUNNING && !node->driver.empty();

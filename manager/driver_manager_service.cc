@@ -136,7 +136,12 @@ grpc::ServerUnaryReactor* DriverManagerService::ListHosts(grpc::CallbackServerCo
 grpc::ServerWriteReactor<v1::TopologyEvent>* DriverManagerService::WatchEvents(
     grpc::CallbackServerContext*, const v1::WatchEventsRequest*) {
   auto [reactor, stream] = rpc::ServerStream<v1::TopologyEvent>::Create();
-  auto posted = manager_->dispatcher_.Post([this, stream] { manager_->watchers_.push_back(stream); });
+  // Initial metadata goes out once the watcher is registered: a client that
+  // waits for it misses no later event.
+  auto posted = manager_->dispatcher_.Post([this, stream] {
+    manager_->watchers_.push_back(stream);
+    stream->SendInitialMetadata();
+  });
   if (!posted) stream->Finish(StatusOf(ErrorCode::kUnavailable, "the manager is shutting down"));
   return reactor;
 }

@@ -159,6 +159,26 @@ void Manager::RestartOrQuarantine(Node* node, const std::string& why) {
   });
 }
 
+void Manager::ReleaseHostIfIdle(const std::string& host_id) {
+  auto it = hosts_.find(host_id);
+  if (it == hosts_.end() || shutting_down_) return;
+  HostRecord& host = *it->second;
+  if (!host.nodes.empty() || host.stopping || host.state != host::v1::HOST_STATE_RUNNING ||
+      !host.stub) {
+    return;
+  }
+  host.stopping = true;  // Its exit is then expected, not a crash.
+  host::v1::ShutdownRequest request;
+  request.set_deadline_ms(static_cast<uint32_t>(options_.stop_timeout.count()));
+  auto* stub = host.stub.get();
+  rpc::CallAsync<host::v1::ShutdownRequest, host::v1::ShutdownResponse>(
+      options_.stop_timeout, std::move(request),
+      [stub](auto* ctx, auto* req, auto* resp, auto cb) {
+        stub->async()->Shutdown(ctx, req, resp, std::move(cb));
+      },
+      [](grpc::Status, host::v1::ShutdownResponse) {});
+}
+
 void Manager::ShutdownAll(std::move_only_function<void()> done) {
   shutting_down_ = true;
   RemoveSubtree(topology_.root(), /*keep_root=*/true, [this, done = std::move(done)]() mutable {

@@ -125,6 +125,8 @@ class Manager {
   void OnHostExit(const std::string& host_id, uint64_t generation);
   void RestartOrQuarantine(Node* node, const std::string& why);
   void ShutdownAll(std::move_only_function<void()> done);
+  // Shuts a host down once no node uses it.
+  void ReleaseHostIfIdle(const std::string& host_id);
 
   // ---- Events and idle tracking ----
   void Publish(manager::v1::TopologyEvent::Kind kind, const Node* node, std::string detail,

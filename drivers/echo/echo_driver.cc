@@ -1,6 +1,8 @@
 #include "drivers/echo/echo_driver.h"
 
+#include <chrono>
 #include <cstdlib>
+#include <thread>
 
 #include "runtime/driver/driver_export.h"
 
@@ -102,6 +104,10 @@ Result<int64_t> EchoDriver::Command(const Caller& caller, uint32_t minor, uint64
       auto it = allowed_.find({caller.client_id, 3u, true});
       return it == allowed_.end() ? 0 : static_cast<int64_t>(it->second.size());
     }
+    case 98:
+      // Blocks the dispatcher, as a hung driver would (crash tests).
+      std::this_thread::sleep_for(std::chrono::milliseconds(arg1));
+      return 0;
     case 99:
       std::abort();
     default:

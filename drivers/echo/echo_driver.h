@@ -13,6 +13,7 @@
 //   2  starts work: after arg1 ms, upcall on minor 2 with (arg2, n) where n
 //      counts this caller's completed jobs; returns 0 at once
 //   3  returns the size of this caller's read-only buffer on minor 3
+//   98 blocks the driver's dispatcher for arg1 ms (hung-driver tests)
 //   99 aborts the host process (crash tests)
 // Subscribe: minor 2. Allow: any minor, read-only or read-write.
 #pragma once

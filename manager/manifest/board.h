@@ -2,6 +2,7 @@
 // tree, the suspend HAL and the driver directories of one machine.
 #pragma once
 
+#include <cstddef>
 #include <filesystem>
 #include <string_view>
 #include <vector>

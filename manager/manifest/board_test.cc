@@ -5,6 +5,7 @@
 
 #include <gtest/gtest.h>
 
+#include "manager/manifest/testing/json_mutator.h"
 #include "manager/manifest/testing/temp_dir.h"
 
 namespace trellis::manager {
@@ -199,6 +200,27 @@ TEST(BoardTest, SimulatedAndUnspecifiedHalsAreAllowed) {
 TEST(BoardTest, UnknownHalKindIsRejected) {
   EXPECT_EQ(Error(Board("[]", R"("suspend_hal": {"kind": 7})")),
             "field 'suspend_hal.kind': unknown suspend HAL kind 7");
+}
+
+TEST(BoardTest, RandomMutationsNeverCrashAndErrorsNameTheFile) {
+  const std::string seed = R"({
+    "name": "qemu-virt",
+    "nodes": [{"name": "sys", "children": [
+      {"name": "rtc0", "properties": [{"key": "trellis.compatible", "string_value": "sim,rtc"},
+                                      {"key": "irq", "int_value": 8}]},
+      {"name": "disk0", "properties": [{"key": "removable", "bool_value": false}]}]}],
+    "suspend_hal": {"kind": "LINUX_SYSFS"},
+    "driver_dirs": ["../drivers"]
+  })";
+  ASSERT_TRUE(ParseBoard(seed, kSource));
+  testing::JsonMutator mutator(/*seed=*/0xb0a2d);
+  for (int i = 0; i < 1000; ++i) {
+    auto board = ParseBoard(mutator.Mutate(seed), kSource);
+    if (board.has_value()) continue;
+    EXPECT_EQ(board.error().code(), ErrorCode::kInvalidArgument) << "mutation " << i;
+    EXPECT_TRUE(board.error().message().starts_with(kSource.string() + ":"))
+        << "mutation " << i << ": " << board.error().message();
+  }
 }
 
 }  // namespace

@@ -2,6 +2,7 @@
 // with its binary resolved to an absolute path inside the driver directory.
 #pragma once
 
+#include <cstdint>
 #include <filesystem>
 #include <string_view>
 

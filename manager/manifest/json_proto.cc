@@ -4,6 +4,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 
 #include <google/protobuf/util/json_util.h>
@@ -109,10 +110,15 @@ Result<std::string> ReadManifestFile(const std::filesystem::path& path) {
     return Fail(FileError(path, "manifest is larger than 1 MiB"));
   }
 
-  // Read one byte past the limit in case the file grew since fstat.
-  std::string contents(kMaxManifestBytes + 1, '\0');
+  // One byte more than fstat promised, to notice a file that grew since;
+  // the buffer grows up to one byte past the limit.
+  std::string contents(static_cast<size_t>(st.st_size) + 1, '\0');
   size_t total = 0;
-  while (total < contents.size()) {
+  while (true) {
+    if (total == contents.size()) {
+      if (total > kMaxManifestBytes) break;
+      contents.resize(std::min(2 * total, kMaxManifestBytes + 1));
+    }
     ssize_t n = ::read(fd, contents.data() + total, contents.size() - total);
     if (n < 0) {
       if (errno == EINTR) continue;

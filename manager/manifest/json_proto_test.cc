@@ -159,6 +159,16 @@ TEST(ReadManifestFileTest, ReadsWholeFile) {
   EXPECT_EQ(*contents, R"({"name": "a"})");
 }
 
+TEST(ReadManifestFileTest, ReadsFileLongerThanItsReportedSize) {
+  // procfs files report size 0 but have contents, like a file that grew
+  // between fstat and read.
+  const std::filesystem::path status = "/proc/self/status";
+  if (!std::filesystem::exists(status)) GTEST_SKIP() << "no procfs on this machine";
+  auto contents = ReadManifestFile(status);
+  ASSERT_TRUE(contents) << contents.error().ToString();
+  EXPECT_TRUE(contents->starts_with("Name:")) << *contents;
+}
+
 TEST(ReadManifestFileTest, MissingFileIsNotFound) {
   TempDir dir;
   auto path = dir.path() / "missing.json";

@@ -48,6 +48,14 @@ class ServerStream {
     FinishLocked(status);
   }
 
+  // Sends the initial metadata now. Lets a client that waits for it
+  // (ClientReader::WaitForInitialMetadata) know the server has set the
+  // stream up. Call before the first Send.
+  void SendInitialMetadata() TRELLIS_EXCLUDES(mu_) {
+    MutexLock lock(mu_);
+    if (reactor_ != nullptr && !finished_ && !writing_) reactor_->StartSendInitialMetadata();
+  }
+
   bool active() const TRELLIS_EXCLUDES(mu_) {
     MutexLock lock(mu_);
     return reactor_ != nullptr && !finished_;

@@ -91,7 +91,8 @@ class Checker {
   }
 
   bool ParseValue(int depth) {
-    if (depth >= kMaxJsonDepth) return Fail(DepthReason());
+    bool opens = Peek() == '{' || Peek() == '[';
+    if (opens && depth >= kMaxJsonDepth) return Fail(DepthReason());
     switch (Peek()) {
       case '{': return ParseObject(depth);
       case '[': return ParseArray(depth);
