@@ -44,7 +44,7 @@ Result<void> Manager::CheckBindCycle(Node* node, const std::string& driver) cons
 void Manager::StartDriver(Node* node, const DriverRecord& driver,
                           std::move_only_function<void(Result<void>)> done) {
   const auto& manifest = driver.file.manifest;
-  auto host = EnsureHost(manifest.colocation_group());
+  auto host = EnsureHost(*node, manifest.colocation_group());
   if (!host) {
     Publish(TopologyEvent::KIND_DRIVER_STOPPED, node, "no host: " + host.error().message());
     if (done) done(Fail(host.error()));
@@ -124,7 +124,7 @@ void Manager::OnDriverStarted(const std::string& path, uint64_t generation, grpc
     if (node == nullptr) return;
     auto host = hosts_.find(node->host_id);
     if (host != hosts_.end()) host->second->nodes.erase(path);
-    ReleaseHostIfIdle(node->host_id);
+    ReleaseHostIfIdle(std::string(node->host_id));
     node_tokens_.erase(node->token);
     node->state = NodeState::kUnbound;
     node->driver.clear();
@@ -208,7 +208,7 @@ void Manager::RemoveSubtree(Node* root, bool keep_root, std::move_only_function<
         auto host = hosts_.find(node->host_id);
         if (host != hosts_.end()) host->second->nodes.erase(path);
         if (!node->driver.empty()) Publish(TopologyEvent::KIND_DRIVER_STOPPED, node, "removed");
-        ReleaseHostIfIdle(node->host_id);
+        ReleaseHostIfIdle(std::string(node->host_id));
       };
       bool live = host != hosts_.end() && host->second->stub &&
                   host->second->state == host::v1::HOST_STATE_RUNNING && !node->driver.empty();

@@ -159,15 +159,35 @@ grpc::ServerUnaryReactor* DriverManagerService::RestartHost(grpc::CallbackServer
       return;
     }
     auto& host = *it->second;
-    if (host.state != host::v1::HOST_STATE_RUNNING) {
-      finisher.Finish(StatusOf(ErrorCode::kFailedPrecondition,
-                               "host '" + request->host_id() + "' is not running"));
+    auto* info = response->mutable_host();
+    info->set_host_id(host.id);
+    info->set_colocation_group(host.group);
+    for (const auto& path : host.nodes) info->add_node_paths(path);
+    info->set_state(host::v1::HOST_STATE_RESTARTING);
+    info->set_restart_count(host.restarts);
+    if (host.state == host::v1::HOST_STATE_RUNNING) {
+      // Its exit is handled as a requested restart: same id, budgets reset,
+      // every node restarted in place at once.
+      host.restart_requested = true;
+      m.launcher_->Kill(host.launched);
+      finisher.Finish(grpc::Status::OK);
       return;
     }
-    // A kill is handled like a crash: restart or quarantine per manifest.
-    response->mutable_host()->set_host_id(host.id);
-    response->mutable_host()->set_state(host::v1::HOST_STATE_RESTARTING);
-    m.launcher_->Kill(host.launched);
+    // A dead host: clear its nodes' quarantine and start them again.
+    std::vector<std::string> paths(host.nodes.begin(), host.nodes.end());
+    size_t restarted = 0;
+    for (const auto& path : paths) {
+      Node* node = m.topology_.Find(path);
+      if (node == nullptr || node->state != NodeState::kQuarantined) continue;
+      node->restarts = 0;
+      m.RestartInPlace(node);
+      ++restarted;
+    }
+    if (restarted == 0) {
+      finisher.Finish(StatusOf(ErrorCode::kFailedPrecondition,
+                               "host '" + host.id + "' is not running and has no quarantined nodes"));
+      return;
+    }
     finisher.Finish(grpc::Status::OK);
   });
   return reactor;

@@ -14,8 +14,9 @@ namespace trellis::manager {
 
 using manager::v1::TopologyEvent;
 
-Result<Manager::HostRecord*> Manager::EnsureHost(const std::string& group) {
-  std::string id = group.empty() ? "h-" + std::to_string(next_host_++) : "g-" + group;
+Result<Manager::HostRecord*> Manager::EnsureHost(const Node& node, const std::string& group) {
+  std::string id = node.host_id;
+  if (id.empty()) id = group.empty() ? "h-" + std::to_string(next_host_++) : "g-" + group;
   auto it = hosts_.find(id);
   if (it != hosts_.end() && it->second->state == host::v1::HOST_STATE_RUNNING) {
     return it->second.get();
@@ -33,7 +34,7 @@ Result<Manager::HostRecord*> Manager::EnsureHost(const std::string& group) {
   if (relaunch) {
     ++host.restarts;
     Publish(TopologyEvent::KIND_HOST_RESTARTED, nullptr,
-            "restart " + std::to_string(host.restarts), id);
+            "respawn " + std::to_string(host.restarts), id);
   }
   return &host;
 }
@@ -93,27 +94,53 @@ void Manager::OnHostExit(const std::string& id, uint64_t generation) {
   host.launched = LaunchedHost{};
   host.stub.reset();
   host.channel.reset();
-  bool expected = host.stopping || shutting_down_;
+  bool requested = std::exchange(host.restart_requested, false);
+  bool expected = (host.stopping || shutting_down_) && !requested;
   host.state = expected ? host::v1::HOST_STATE_STOPPED : host::v1::HOST_STATE_CRASHED;
+  if (expected) {
+    if (host.nodes.empty()) hosts_.erase(it);
+    return;
+  }
+  // Nodes stay assigned to the host (its id survives restarts); shallowest
+  // first, since a parent's handling removes the children it added.
   std::vector<std::string> paths(host.nodes.begin(), host.nodes.end());
-  host.nodes.clear();
-  if (!expected) Publish(TopologyEvent::KIND_HOST_CRASHED, nullptr, how, id);
-  if (host.group.empty()) hosts_.erase(it);  // A driver's own host is not reused.
-  if (expected) return;
-  // Shallowest first: a parent's handling removes the children it added.
   std::sort(paths.begin(), paths.end(), [](const std::string& a, const std::string& b) {
     return std::count(a.begin(), a.end(), '.') < std::count(b.begin(), b.end(), '.');
   });
+  if (!requested) Publish(TopologyEvent::KIND_HOST_CRASHED, nullptr, how, id);
   for (const std::string& path : paths) {
     Node* node = topology_.Find(path);
     if (node == nullptr || node->state == NodeState::kRemoving || node->host_id != id) continue;
-    RestartOrQuarantine(node, how);
+    node_tokens_.erase(node->token);
+    RevokeClientTokensFor(path);
+    if (requested) {
+      node->restarts = 0;  // RestartHost resets the budget.
+      RestartInPlace(node);
+    } else {
+      RestartOrQuarantine(node, how);
+    }
   }
 }
 
+void Manager::RestartInPlace(Node* node) {
+  node->state = NodeState::kRemoving;
+  RemoveSubtree(node, /*keep_root=*/true, [this, path = node->path()] {
+    Node* node = topology_.Find(path);
+    if (node == nullptr) return;
+    node->token.clear();
+    node->exposed.clear();
+    node->state = NodeState::kUnbound;
+    std::string driver = std::exchange(node->driver, "");
+    auto record = drivers_.find(driver);
+    if (record != drivers_.end() && !record->second.disabled) {
+      StartDriver(node, record->second);
+    } else {
+      BindNode(node);
+    }
+  });
+}
+
 void Manager::RestartOrQuarantine(Node* node, const std::string& why) {
-  node_tokens_.erase(node->token);
-  RevokeClientTokensFor(node->path());
   auto driver = drivers_.find(node->driver);
   bool restart = driver != drivers_.end() && driver->second.file.manifest.host_restart_on_crash();
   if (!restart) {
@@ -124,47 +151,39 @@ void Manager::RestartOrQuarantine(Node* node, const std::string& why) {
   const auto& manifest = driver->second.file.manifest;
   uint32_t max_restarts =
       manifest.has_max_restarts() ? manifest.max_restarts() : options_.default_max_restarts;
-  node->state = NodeState::kRemoving;
-  // The crashed driver's children go first; the node keeps its place.
-  RemoveSubtree(node, /*keep_root=*/true, [this, path = node->path(), max_restarts, why] {
-    Node* node = topology_.Find(path);
-    if (node == nullptr) return;
-    node->host_id.clear();
-    node->token.clear();
-    node->exposed.clear();
-    if (node->restarts >= max_restarts) {
+  if (node->restarts >= max_restarts) {
+    node->state = NodeState::kRemoving;
+    // The crashed driver's children go; the node stays, quarantined.
+    RemoveSubtree(node, /*keep_root=*/true, [this, path = node->path(), why] {
+      Node* node = topology_.Find(path);
+      if (node == nullptr) return;
+      node->token.clear();
+      node->exposed.clear();
       node->state = NodeState::kQuarantined;
       Publish(TopologyEvent::KIND_NODE_QUARANTINED, node,
               "crashed after " + std::to_string(node->restarts) + " restarts; last: " + why);
-      return;
-    }
-    ++node->restarts;
-    node->state = NodeState::kUnbound;
-    auto backoff = options_.restart_backoff * (1u << std::min<uint32_t>(node->restarts - 1, 16));
-    backoff = std::min(backoff, options_.max_restart_backoff);
-    BeginWork();
-    auto posted = dispatcher_.PostAfter(backoff, [this, path] {
-      if (Node* node = topology_.Find(path); node != nullptr && node->state == NodeState::kUnbound) {
-        std::string driver = std::exchange(node->driver, "");
-        auto record = drivers_.find(driver);
-        if (record != drivers_.end() && !record->second.disabled) {
-          StartDriver(node, record->second);
-        } else {
-          BindNode(node);
-        }
-      }
-      EndWork();
     });
-    if (!posted) EndWork();
+    return;
+  }
+  ++node->restarts;
+  auto backoff = options_.restart_backoff * (1u << std::min<uint32_t>(node->restarts - 1, 16));
+  backoff = std::min(backoff, options_.max_restart_backoff);
+  node->state = NodeState::kRemoving;  // Not bindable while waiting.
+  BeginWork();
+  auto posted = dispatcher_.PostAfter(backoff, [this, path = node->path()] {
+    if (Node* node = topology_.Find(path); node != nullptr && !shutting_down_) RestartInPlace(node);
+    EndWork();
   });
+  if (!posted) EndWork();
 }
 
 void Manager::ReleaseHostIfIdle(const std::string& host_id) {
   auto it = hosts_.find(host_id);
   if (it == hosts_.end() || shutting_down_) return;
   HostRecord& host = *it->second;
-  if (!host.nodes.empty() || host.stopping || host.state != host::v1::HOST_STATE_RUNNING ||
-      !host.stub) {
+  if (!host.nodes.empty() || host.stopping) return;
+  if (host.state != host::v1::HOST_STATE_RUNNING || !host.stub) {
+    hosts_.erase(it);  // Dead and unused: forget it.
     return;
   }
   host.stopping = true;  // Its exit is then expected, not a crash.

@@ -92,7 +92,8 @@ class Manager {
     std::unique_ptr<host::v1::DriverHost::Stub> stub;
     Operation exit_watch;
     std::set<std::string> nodes;
-    bool stopping = false;  // Shut down on purpose: not a crash.
+    bool stopping = false;           // Shut down on purpose: not a crash.
+    bool restart_requested = false;  // Killed by RestartHost: restart, don't count.
   };
   struct ClientToken {
     std::string node_path;
@@ -119,13 +120,19 @@ class Manager {
   void RevokeClientTokensFor(const std::string& node_path);
 
   // ---- Hosts (hosts.cc) ----
-  Result<HostRecord*> EnsureHost(const std::string& group);
+  // The host a node's driver should run in: the node's own host (relaunched
+  // if it died, keeping its id) or, for a first bind, its group's host or a
+  // new one.
+  Result<HostRecord*> EnsureHost(const Node& node, const std::string& group);
   Result<void> LaunchHost(HostRecord& host);
   void WatchHostExit(HostRecord& host);
   void OnHostExit(const std::string& host_id, uint64_t generation);
   void RestartOrQuarantine(Node* node, const std::string& why);
+  // Removes the children the node's driver added, then starts the driver
+  // again in the node's host.
+  void RestartInPlace(Node* node);
   void ShutdownAll(std::move_only_function<void()> done);
-  // Shuts a host down once no node uses it.
+  // Shuts a host down once no node is assigned to it; forgets a dead one.
   void ReleaseHostIfIdle(const std::string& host_id);
 
   // ---- Events and idle tracking ----

@@ -5,7 +5,7 @@
 namespace trellis {
 
 namespace {
-thread_local const ThreadPool* tls_worker_of = nullptr;
+[[gnu::tls_model("initial-exec")]] thread_local const ThreadPool* tls_worker_of = nullptr;
 }  // namespace
 
 ThreadPool::ThreadPool(size_t threads, std::string name) : name_(std::move(name)) {

@@ -8,7 +8,9 @@ namespace trellis::internal {
 
 namespace {
 
-thread_local DispatcherCore* tls_current = nullptr;
+// initial-exec: this library is linked at start-up, never dlopen()ed, so TLS
+// accesses need no __tls_get_addr call on the hot path.
+[[gnu::tls_model("initial-exec")]] thread_local DispatcherCore* tls_current = nullptr;
 
 // Marks the calling thread as running `core`'s task for the scope.
 class CurrentScope {
@@ -209,12 +211,12 @@ Result<void> DispatcherCore::Shutdown(Completer observer) {
     }
     shutdown_ = true;
     stop_managed_.store(true, std::memory_order_release);
-    stop_all_.store(true, std::memory_order_release);
+    stop_all_.store(true, std::memory_order_seq_cst);  // Pairs with OpsFinished.
     dropped_queue.swap(queue_);
     dropped_system.swap(system_);
     dropped_delayed.swap(delayed_);
     observer_ = observer ? std::move(observer) : Completer([] {});
-    cancel_ops = inflight_ops_ > 0;
+    cancel_ops = inflight_ops_.load(std::memory_order_seq_cst) > 0;
     fire = TakeObserverIfDoneLocked();
   }
   // Dropped tasks are destroyed on this thread, outside the lock.
@@ -227,7 +229,10 @@ Result<void> DispatcherCore::Shutdown(Completer observer) {
 }
 
 DispatcherCore::Completer DispatcherCore::TakeObserverIfDoneLocked() {
-  if (!shutdown_ || run_ == Run::kRunning || inflight_ops_ > 0 || !observer_) return nullptr;
+  if (!shutdown_ || run_ == Run::kRunning || inflight_ops_.load(std::memory_order_seq_cst) > 0 ||
+      !observer_) {
+    return nullptr;
+  }
   return std::move(observer_);
 }
 
@@ -237,19 +242,20 @@ void DispatcherCore::FireObserver(Completer observer) {
 }
 
 Result<void> DispatcherCore::OpStarted() {
-  MutexLock lock(mu_);
-  if (shutdown_) {
+  inflight_ops_.fetch_add(1, std::memory_order_seq_cst);
+  if (stop_all_.load(std::memory_order_seq_cst)) {
+    OpsFinished(1);
     return Fail(ErrorCode::kFailedPrecondition, "dispatcher '" + name_ + "' is shut down");
   }
-  ++inflight_ops_;
   return Ok();
 }
 
-void DispatcherCore::OpFinished() {
+void DispatcherCore::OpsFinished(size_t count) {
+  if (inflight_ops_.fetch_sub(count, std::memory_order_seq_cst) != count) return;
+  if (!stop_all_.load(std::memory_order_seq_cst)) return;
   Completer observer;
   {
     MutexLock lock(mu_);
-    --inflight_ops_;
     observer = TakeObserverIfDoneLocked();
   }
   if (observer) FireObserver(std::move(observer));

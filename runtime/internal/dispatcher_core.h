@@ -54,8 +54,8 @@ class DispatcherCore final : public ThreadPool::TimerTarget,
   // Counts an operation the reactor has accepted for this dispatcher; fails
   // once the dispatcher is shut down.
   Result<void> OpStarted() TRELLIS_EXCLUDES(mu_);
-  // The operation's CQE has arrived and its handler (if any) was delivered.
-  void OpFinished() TRELLIS_EXCLUDES(mu_);
+  // `count` operations' CQEs have arrived and their handlers were delivered.
+  void OpsFinished(size_t count = 1) TRELLIS_EXCLUDES(mu_);
   // Runs `task` as this dispatcher's next task. When `allow_inline` and the
   // dispatcher is idle, running and has nothing queued, the task runs right
   // here on the calling thread (the reactor's), saving a cross-thread wake.
@@ -65,6 +65,9 @@ class DispatcherCore final : public ThreadPool::TimerTarget,
   // running and has nothing queued; pair with ExitInline().
   bool TryEnterInline() TRELLIS_EXCLUDES(mu_);
   void ExitInline() TRELLIS_EXCLUDES(mu_);
+  // During an inline run: a suspend or shutdown wants no further task
+  // started; queue the rest with Deliver instead.
+  bool stop_requested() const { return stop_managed_.load(std::memory_order_acquire); }
 
   // The core whose task is running on this thread, or null.
   static DispatcherCore* Current();
@@ -111,7 +114,10 @@ class DispatcherCore final : public ThreadPool::TimerTarget,
   Run run_ TRELLIS_GUARDED_BY(mu_) = Run::kIdle;
   Power power_ TRELLIS_GUARDED_BY(mu_) = Power::kRunning;
   bool shutdown_ TRELLIS_GUARDED_BY(mu_) = false;
-  size_t inflight_ops_ TRELLIS_GUARDED_BY(mu_) = 0;
+  // Reactor operations in flight. Atomic, so the I/O hot path takes no lock;
+  // paired with stop_all_ (both seq_cst) so that Shutdown or the last
+  // OpsFinished — at least one — sees the other and fires the observer.
+  std::atomic<size_t> inflight_ops_{0};
   Completer observer_ TRELLIS_GUARDED_BY(mu_);
   Completer on_suspended_ TRELLIS_GUARDED_BY(mu_);
   // Read between tasks without the lock: set when a suspend or shutdown wants

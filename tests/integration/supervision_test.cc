@@ -139,5 +139,58 @@ TEST_F(SupervisionTest, EventsReportTheCrashAndTheQuarantine) {
   context.TryCancel();
 }
 
+grpc::Status RestartHost(manager::v1::DriverManager::Stub& stub, const std::string& id,
+                         manager::v1::RestartHostResponse* response) {
+  grpc::ClientContext context;
+  manager::v1::RestartHostRequest request;
+  request.set_host_id(id);
+  return stub.RestartHost(&context, request, response);
+}
+
+TEST_F(SupervisionTest, RestartHostKeepsItsIdAndResetsTheRestartBudget) {
+  StartManager(Board(EchoNode("echo", 1, 1)), {{"echo.json", EchoManifest()}});
+  auto node = FindNode("root.sys.echo");
+  ASSERT_TRUE(node);
+  std::string host = node->host();
+  pid_t first = HostPid(host);
+  ASSERT_EQ(kill(first, SIGKILL), 0);  // One crash: restart_count 1.
+  ASSERT_TRUE(WaitUntil([&] {
+    auto n = FindNode("root.sys.echo");
+    return n && n->state() == NODE_STATE_BOUND && n->restart_count() == 1;
+  }));
+  EXPECT_EQ(FindNode("root.sys.echo")->host(), host) << "a host keeps its id across restarts";
+  pid_t second = HostPid(host);
+  EXPECT_NE(second, first);
+
+  manager::v1::RestartHostResponse response;
+  ASSERT_TRUE(RestartHost(stub(), host, &response).ok());
+  EXPECT_EQ(response.host().host_id(), host);
+  ASSERT_TRUE(WaitUntil([&] {
+    auto n = FindNode("root.sys.echo");
+    auto child = FindNode("root.sys.echo.echo0");
+    return n && n->state() == NODE_STATE_BOUND && n->restart_count() == 0 &&
+           HostPid(host) != second && child && child->state() == NODE_STATE_BOUND;
+  })) << "RestartHost resets the budget and restarts in place";
+  EXPECT_EQ(FindNode("root.sys.echo")->host(), host);
+
+  manager::v1::RestartHostResponse missing;
+  EXPECT_EQ(RestartHost(stub(), "h-none", &missing).error_code(), grpc::StatusCode::NOT_FOUND);
+}
+
+TEST_F(SupervisionTest, RestartHostClearsQuarantine) {
+  StartManager(Board(EchoNode("echo", 0, 0)), {{"echo.json", EchoManifest({{"max_restarts", "0"}})}});
+  std::string host = FindNode("root.sys.echo")->host();
+  ASSERT_EQ(kill(HostPid(host), SIGKILL), 0);
+  ASSERT_TRUE(WaitForNodeState("root.sys.echo", NODE_STATE_QUARANTINED));
+  manager::v1::RestartHostResponse response;
+  ASSERT_TRUE(RestartHost(stub(), host, &response).ok());
+  ASSERT_TRUE(WaitForNodeState("root.sys.echo", NODE_STATE_BOUND));
+  EXPECT_EQ(FindNode("root.sys.echo")->host(), host);
+  // Nothing left to clear: a second restart of a live host is a plain restart.
+  manager::v1::RestartHostResponse again;
+  EXPECT_TRUE(RestartHost(stub(), host, &again).ok());
+  ASSERT_TRUE(WaitForNodeState("root.sys.echo", NODE_STATE_BOUND));
+}
+
 }  // namespace
 }  // namespace trellis::testing

@@ -240,6 +240,7 @@ void AddDeviceCommands(CLI::App& app, const GlobalOptions& globals, Runner& run)
                           "Stop after this long (5s, 250ms; 0: never); fails if --count "
                           "upcalls did not arrive by then")
         ->check(DurationValidator())
+        ->type_name("DURATION")
         ->capture_default_str();
     AddFollowUpOption(*subscribe, options->then,
                       "right after subscribing (for upcalls a command causes, e.g. echo's "

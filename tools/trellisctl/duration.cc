@@ -55,7 +55,7 @@ CLI::Validator DurationValidator() {
         auto parsed = ParseDuration(text);
         return parsed ? std::string() : parsed.error().message();
       },
-      "DURATION", "duration");
+      "", "duration");
 }
 
 }  // namespace trellis::tools

@@ -249,6 +249,20 @@ TEST_F(TrellisctlIntegrationTest, HostsAndDriversListTheEchoDriver) {
   EXPECT_THAT(drivers.out, HasSubstr("libecho_driver.so"));
 }
 
+TEST_F(TrellisctlIntegrationTest, RestartWaitsUntilTheHostsNodesAreBoundAgain) {
+  const std::string leaf = "root.sys.echo.echo1.echo1";
+  CommandResult shown = Trellisctl({"--json", "show", leaf});
+  ASSERT_EQ(shown.exit_code, 0) << shown.err;
+  std::string host = Json::parse(shown.out).at("host").get<std::string>();
+
+  CommandResult result = Trellisctl({"restart", host});
+  ASSERT_EQ(result.exit_code, 0) << result.err;
+  EXPECT_THAT(result.out, HasSubstr("restarted " + host + "\n  " + leaf + ": bound on "));
+  CommandResult after = Trellisctl({"--json", "show", leaf});
+  ASSERT_EQ(after.exit_code, 0) << after.err;
+  EXPECT_EQ(Json::parse(after.out)["state"], "bound");
+}
+
 TEST(TrellisctlWithoutManagerTest, UnreachableManagerExitsOneWithUnavailable) {
   if (!fs::exists(TRELLISCTL_BINARY)) GTEST_SKIP() << TRELLISCTL_BINARY << " is not built";
   auto result = RunCommand({TRELLISCTL_BINARY, "--endpoint", "unix:/nonexistent/manager.sock", "nodes"});
