@@ -174,14 +174,16 @@ void Reactor::SubmitLocked() {
   // reactor retries after it has reaped completions.
 }
 
-bool Reactor::PushLocked(OpState* op) {
+bool Reactor::PushLocked(OpState* op, const io_uring_sqe& source) {
   io_uring_sqe* sqe = io_uring_get_sqe(&ring_);
   if (sqe == nullptr) {
     SubmitLocked();
     sqe = io_uring_get_sqe(&ring_);
     if (sqe == nullptr) return false;
   }
-  *sqe = op->sqe;
+  *sqe = source;
+  sqe->user_data = reinterpret_cast<uint64_t>(op);
+  if (op->kind == OpState::Kind::kTimer) sqe->addr = reinterpret_cast<uint64_t>(&op->ts);
   op->phase = OpState::Phase::kInFlight;
   ++in_flight_;
   dirty_.store(true, std::memory_order_relaxed);
@@ -190,7 +192,8 @@ bool Reactor::PushLocked(OpState* op) {
 
 void Reactor::PushWaitersLocked() {
   while (!waiters_.empty() && in_flight_ < max_in_flight_) {
-    if (!PushLocked(waiters_.front())) break;
+    OpState* op = waiters_.front();
+    if (!PushLocked(op, op->sqe)) break;
     waiters_.pop_front();
   }
 }
@@ -241,17 +244,15 @@ Result<Operation> Reactor::SubmitInternal(const io_uring_sqe& sqe, CompletionHan
       id = next_id_++;
       op->id.store(id, std::memory_order_release);
       op->kind = kind;
-      op->sqe = sqe;
-      if (kind == OpState::Kind::kTimer) {
-        op->ts = ToTimespec(deadline);
-        op->sqe.addr = reinterpret_cast<uint64_t>(&op->ts);
-      }
-      op->sqe.user_data = reinterpret_cast<uint64_t>(op);
+      if (kind == OpState::Kind::kTimer) op->ts = ToTimespec(deadline);
       op->handler = std::move(handler);
       op->dispatcher = std::move(core);
       op->buffer = std::move(options.buffer);
       ++stats_.submitted;
-      if (!waiters_.empty() || in_flight_ >= max_in_flight_ || !PushLocked(op)) {
+      // Straight into the ring when there is room; only a waiting op keeps
+      // its own copy of the SQE.
+      if (!waiters_.empty() || in_flight_ >= max_in_flight_ || !PushLocked(op, sqe)) {
+        op->sqe = sqe;
         op->phase = OpState::Phase::kQueued;
         waiters_.push_back(op);
         ++stats_.backpressured;

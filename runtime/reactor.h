@@ -146,8 +146,9 @@ class Reactor {
   void Loop();
   // Submits prepared SQEs (io_uring_enter) if there are any.
   void SubmitLocked() TRELLIS_REQUIRES(mu_);
-  // Moves `op` into the ring; false if the SQ is full even after a flush.
-  bool PushLocked(internal::OpState* op) TRELLIS_REQUIRES(mu_);
+  // Copies `source` into the ring for `op` (setting user_data and a timer's
+  // timespec); false if the SQ is full even after a flush.
+  bool PushLocked(internal::OpState* op, const io_uring_sqe& source) TRELLIS_REQUIRES(mu_);
   void PushWaitersLocked() TRELLIS_REQUIRES(mu_);
   // Asks the kernel to cancel an in-flight op.
   void SendCancelLocked(internal::OpState* op) TRELLIS_REQUIRES(mu_);

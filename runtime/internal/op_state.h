@@ -27,7 +27,8 @@ struct OpState {
   Phase phase = Phase::kFree;
   Kind kind = Kind::kRaw;
   bool cancel_sent = false;
-  // Held back by backpressure; copied into the ring when space frees.
+  // Only while held back by backpressure: copied into the ring when space
+  // frees (user_data and a timer's addr are set then).
   io_uring_sqe sqe{};
   CompletionHandler handler;  // Empty once dropped.
   std::shared_ptr<DispatcherCore> dispatcher;
