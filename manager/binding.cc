@@ -22,7 +22,8 @@ void Manager::BindNode(Node* node) {
   Selection selection = SelectDriver(candidates, properties);
   if (!selection.driver) return;  // Stays unbound; `trellisctl why` explains.
   if (auto cycle = CheckBindCycle(node, *selection.driver); !cycle) {
-    Publish(TopologyEvent::KIND_DRIVER_STOPPED, node, cycle.error().message());
+    node->last_error = cycle.error().message();
+    Publish(TopologyEvent::KIND_DRIVER_STOPPED, node, node->last_error);
     return;
   }
   StartDriver(node, drivers_.at(*selection.driver));
@@ -46,7 +47,8 @@ void Manager::StartDriver(Node* node, const DriverRecord& driver,
   const auto& manifest = driver.file.manifest;
   auto host = EnsureHost(*node, manifest.colocation_group());
   if (!host) {
-    Publish(TopologyEvent::KIND_DRIVER_STOPPED, node, "no host: " + host.error().message());
+    node->last_error = "no host: " + host.error().message();
+    Publish(TopologyEvent::KIND_DRIVER_STOPPED, node, node->last_error);
     if (done) done(Fail(host.error()));
     return;
   }
@@ -101,6 +103,7 @@ void Manager::OnDriverStarted(const std::string& path, uint64_t generation, grpc
   HostRecord& host = *host_it->second;
   if (status.ok()) {
     node->state = NodeState::kBound;
+    node->last_error.clear();
     node->exposed.assign(response.exposed_protocols().begin(), response.exposed_protocols().end());
     host.endpoint = response.endpoint();
     Publish(TopologyEvent::KIND_DRIVER_STARTED, node, "");
@@ -108,6 +111,7 @@ void Manager::OnDriverStarted(const std::string& path, uint64_t generation, grpc
     return;
   }
   Error error = rpc::FromStatus(status, "starting driver '" + node->driver + "' at " + path);
+  node->last_error = error.message();
   if (done) done(Fail(error));
   if (status.error_code() == grpc::StatusCode::DEADLINE_EXCEEDED) {
     // A driver hung in Start: kill its host and handle it as a crash.
@@ -153,25 +157,27 @@ Result<Node*> Manager::AddChildFromDriver(const std::string& node_token, std::st
 
 void Manager::RevokeClientTokensFor(const std::string& node_path) {
   for (auto it = client_tokens_.begin(); it != client_tokens_.end();) {
-    if (it->second.node_path != node_path) {
-      ++it;
-      continue;
-    }
-    auto host = hosts_.find(it->second.host_id);
-    if (host != hosts_.end() && host->second->stub &&
-        host->second->state == host::v1::HOST_STATE_RUNNING) {
-      host::v1::RevokeAccessRequest request;
-      request.set_token(it->first);
-      auto* stub = host->second->stub.get();
-      rpc::CallAsync<host::v1::RevokeAccessRequest, host::v1::RevokeAccessResponse>(
-          std::chrono::milliseconds(2000), std::move(request),
-          [stub](auto* ctx, auto* req, auto* resp, auto cb) {
-            stub->async()->RevokeAccess(ctx, req, resp, std::move(cb));
-          },
-          [](grpc::Status, host::v1::RevokeAccessResponse) {});
-    }
-    it = client_tokens_.erase(it);
+    auto next = std::next(it);
+    if (it->second.node_path == node_path) RevokeClientToken(it);
+    it = next;
   }
+}
+
+void Manager::RevokeClientToken(std::map<std::string, ClientToken>::iterator it) {
+  auto host = hosts_.find(it->second.host_id);
+  if (host != hosts_.end() && host->second->stub &&
+      host->second->state == host::v1::HOST_STATE_RUNNING) {
+    host::v1::RevokeAccessRequest request;
+    request.set_token(it->first);
+    auto* stub = host->second->stub.get();
+    rpc::CallAsync<host::v1::RevokeAccessRequest, host::v1::RevokeAccessResponse>(
+        std::chrono::milliseconds(2000), std::move(request),
+        [stub](auto* ctx, auto* req, auto* resp, auto cb) {
+          stub->async()->RevokeAccess(ctx, req, resp, std::move(cb));
+        },
+        [](grpc::Status, host::v1::RevokeAccessResponse) {});
+  }
+  client_tokens_.erase(it);
 }
 
 void Manager::RemoveSubtree(Node* root, bool keep_root, std::move_only_function<void()> done) {

@@ -80,6 +80,7 @@ grpc::ServerUnaryReactor* DriverManagerService::ListNodes(grpc::CallbackServerCo
       info->set_state(ToProto(node->state));
       for (const auto& p : node->exposed) info->add_protocols(p);
       info->set_restart_count(node->restarts);
+      info->set_last_error(node->last_error);
     });
     finisher.Finish(grpc::Status::OK);
   });
@@ -286,19 +287,7 @@ grpc::ServerUnaryReactor* DriverManagerService::Unbind(grpc::CallbackServerConte
       finisher.Finish(StatusOf(ErrorCode::kNotFound, "unknown or already revoked token"));
       return;
     }
-    auto host = m.hosts_.find(it->second.host_id);
-    if (host != m.hosts_.end() && host->second->stub) {
-      host::v1::RevokeAccessRequest revoke;
-      revoke.set_token(request->token());
-      auto* stub = host->second->stub.get();
-      rpc::CallAsync<host::v1::RevokeAccessRequest, host::v1::RevokeAccessResponse>(
-          std::chrono::milliseconds(2000), std::move(revoke),
-          [stub](auto* ctx, auto* req, auto* resp, auto cb) {
-            stub->async()->RevokeAccess(ctx, req, resp, std::move(cb));
-          },
-          [](grpc::Status, host::v1::RevokeAccessResponse) {});
-    }
-    m.client_tokens_.erase(it);
+    m.RevokeClientToken(it);
     finisher.Finish(grpc::Status::OK);
   });
   return reactor;
@@ -335,6 +324,10 @@ grpc::ServerUnaryReactor* DriverManagerService::BindDriver(grpc::CallbackServerC
       finisher.Finish(StatusOf(ErrorCode::kInvalidArgument, "driver '" + driver->first +
                                                                 "' does not match " + node->path() +
                                                                 ": " + check.reason));
+      return;
+    }
+    if (auto cycle = m.CheckBindCycle(node, driver->first); !cycle) {
+      finisher.Finish(ToStatus(cycle.error()));
       return;
     }
     auto shared = std::make_shared<UnaryFinisher>(std::move(finisher));

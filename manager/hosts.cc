@@ -160,8 +160,9 @@ void Manager::RestartOrQuarantine(Node* node, const std::string& why) {
       node->token.clear();
       node->exposed.clear();
       node->state = NodeState::kQuarantined;
-      Publish(TopologyEvent::KIND_NODE_QUARANTINED, node,
-              "crashed after " + std::to_string(node->restarts) + " restarts; last: " + why);
+      node->last_error =
+          "crashed after " + std::to_string(node->restarts) + " restarts; last: " + why;
+      Publish(TopologyEvent::KIND_NODE_QUARANTINED, node, node->last_error);
     });
     return;
   }
@@ -187,6 +188,10 @@ void Manager::ReleaseHostIfIdle(const std::string& host_id) {
     return;
   }
   host.stopping = true;  // Its exit is then expected, not a crash.
+  SendShutdown(host, [] {});
+}
+
+void Manager::SendShutdown(HostRecord& host, std::move_only_function<void()> done) {
   host::v1::ShutdownRequest request;
   request.set_deadline_ms(static_cast<uint32_t>(options_.stop_timeout.count()));
   auto* stub = host.stub.get();
@@ -195,7 +200,7 @@ void Manager::ReleaseHostIfIdle(const std::string& host_id) {
       [stub](auto* ctx, auto* req, auto* resp, auto cb) {
         stub->async()->Shutdown(ctx, req, resp, std::move(cb));
       },
-      [](grpc::Status, host::v1::ShutdownResponse) {});
+      [done = std::move(done)](grpc::Status, host::v1::ShutdownResponse) mutable { done(); });
 }
 
 void Manager::ShutdownAll(std::move_only_function<void()> done) {
@@ -211,19 +216,11 @@ void Manager::ShutdownAll(std::move_only_function<void()> done) {
       if (host->state != host::v1::HOST_STATE_RUNNING || !host->stub) continue;
       host->stopping = true;
       ++pending->left;
-      host::v1::ShutdownRequest request;
-      request.set_deadline_ms(static_cast<uint32_t>(options_.stop_timeout.count()));
-      auto* stub = host->stub.get();
-      rpc::CallAsync<host::v1::ShutdownRequest, host::v1::ShutdownResponse>(
-          options_.stop_timeout, std::move(request),
-          [stub](auto* ctx, auto* req, auto* resp, auto cb) {
-            stub->async()->Shutdown(ctx, req, resp, std::move(cb));
-          },
-          [this, pending](grpc::Status, host::v1::ShutdownResponse) {
-            (void)dispatcher_.Post([pending] {
-              if (--pending->left == 0) pending->done();
-            });
-          });
+      SendShutdown(*host, [this, pending] {
+        (void)dispatcher_.Post([pending] {
+          if (--pending->left == 0) pending->done();
+        });
+      });
     }
     if (pending->left == 0) pending->done();
   });

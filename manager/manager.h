@@ -118,6 +118,8 @@ class Manager {
   // removes the subtree (keep_root: remove only the descendants).
   void RemoveSubtree(Node* node, bool keep_root, std::move_only_function<void()> done);
   void RevokeClientTokensFor(const std::string& node_path);
+  // Forgets a client token and tells its host (if alive) to refuse it.
+  void RevokeClientToken(std::map<std::string, ClientToken>::iterator it);
 
   // ---- Hosts (hosts.cc) ----
   // The host a node's driver should run in: the node's own host (relaunched
@@ -132,6 +134,9 @@ class Manager {
   // again in the node's host.
   void RestartInPlace(Node* node);
   void ShutdownAll(std::move_only_function<void()> done);
+  // Asks a live host to stop its drivers and exit; `done` runs on a gRPC
+  // thread when it answers or the call fails.
+  void SendShutdown(HostRecord& host, std::move_only_function<void()> done);
   // Shuts a host down once no node is assigned to it; forgets a dead one.
   void ReleaseHostIfIdle(const std::string& host_id);
 

@@ -34,7 +34,9 @@ Result<std::unique_ptr<PeerAcceptor>> PeerAcceptor::Listen(const std::string& pa
   if (bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) != 0) {
     return FailErrno(errno, "bind " + path);
   }
-  chmod(path.c_str(), 0660);
+  // Anyone may connect: what a caller may do is decided per call from its
+  // SO_PEERCRED identity (Bind checks the manifest's access).
+  chmod(path.c_str(), 0666);
   if (listen(fd, 128) != 0) return FailErrno(errno, "listen on " + path);
   PeerAcceptor* raw = acceptor.get();
   std::promise<void> armed;

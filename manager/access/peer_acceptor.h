@@ -29,7 +29,7 @@ struct PeerCredentials {
 class PeerAcceptor {
  public:
   // Binds and listens on `path` (an existing socket file is replaced; mode
-  // 0660). Accepts run on `dispatcher` through `reactor`.
+  // 0666: authorization is per call, from the peer's identity). Accepts run on `dispatcher` through `reactor`.
   static Result<std::unique_ptr<PeerAcceptor>> Listen(const std::string& path,
                                                        grpc::Server* server, Reactor& reactor,
                                                        UnownedDispatcher dispatcher);

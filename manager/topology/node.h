@@ -35,6 +35,7 @@ class Node {
   std::string token;            // Node-channel token given to the driver.
   std::vector<std::string> exposed;  // Protocols the driver serves here.
   uint32_t restarts = 0;        // Crash restarts so far.
+  std::string last_error;       // Why the last bind or start failed.
   // Set for nodes a driver added: the node whose driver owns this one.
   bool added_by_driver = false;
 

@@ -24,6 +24,17 @@ std::string TokenOf(const grpc::CallbackServerContext* context) {
   return it == metadata.end() ? std::string() : std::string(it->second.data(), it->second.size());
 }
 
+// The Device implementation the instance serves; null after answering
+// `sink` (a UnaryFinisher or an UpcallStream) with UNAVAILABLE.
+template <typename Sink>
+DeviceProtocol* DeviceOrUnavailable(const DriverInstance& instance, Sink& sink) {
+  auto* protocol = static_cast<DeviceProtocol*>(instance.FindProtocol(DeviceProtocol::kName));
+  if (protocol == nullptr) {
+    sink.Finish(StatusOf(ErrorCode::kUnavailable, "the driver no longer serves Device"));
+  }
+  return protocol;
+}
+
 }  // namespace
 
 // Adapts a ServerStream of Upcall messages to the driver SDK's Upcall::Sink.
@@ -61,11 +72,8 @@ grpc::ServerUnaryReactor* DeviceService::Command(grpc::CallbackServerContext* co
   auto [grant, instance] = std::move(*authorized);
   auto posted = instance->dispatcher().Post(
       [finisher = std::move(finisher), instance, caller = grant.caller, request, response]() mutable {
-        auto* protocol = static_cast<DeviceProtocol*>(instance->FindProtocol(DeviceProtocol::kName));
-        if (protocol == nullptr) {
-          finisher.Finish(StatusOf(ErrorCode::kUnavailable, "the driver no longer serves Device"));
-          return;
-        }
+        auto* protocol = DeviceOrUnavailable(*instance, finisher);
+        if (protocol == nullptr) return;
         auto value = protocol->Command(caller, request->minor_num(), request->arg1(), request->arg2());
         if (!value) {
           finisher.Finish(ToStatus(value.error()));
@@ -104,11 +112,8 @@ grpc::ServerWriteReactor<Upcall>* DeviceService::Subscribe(
   }
   uint32_t minor = request->minor_num();
   auto posted = instance->dispatcher().Post([stream, instance, caller = grant.caller, minor] {
-    auto* protocol = static_cast<DeviceProtocol*>(instance->FindProtocol(DeviceProtocol::kName));
-    if (protocol == nullptr) {
-      stream->Finish(StatusOf(ErrorCode::kUnavailable, "the driver no longer serves Device"));
-      return;
-    }
+    auto* protocol = DeviceOrUnavailable(*instance, *stream);
+    if (protocol == nullptr) return;
     auto subscribed = protocol->Subscribe(caller, minor, trellis::Upcall(stream));
     if (!subscribed) stream->Finish(ToStatus(subscribed.error()));
   });
@@ -137,11 +142,8 @@ grpc::ServerUnaryReactor* DeviceService::Allow(grpc::CallbackServerContext* cont
   auto posted = instance->dispatcher().Post([finisher = std::move(finisher), instance,
                                              caller = grant.caller, request, response,
                                              buffer = std::move(buffer)]() mutable {
-    auto* protocol = static_cast<DeviceProtocol*>(instance->FindProtocol(DeviceProtocol::kName));
-    if (protocol == nullptr) {
-      finisher.Finish(StatusOf(ErrorCode::kUnavailable, "the driver no longer serves Device"));
-      return;
-    }
+    auto* protocol = DeviceOrUnavailable(*instance, finisher);
+    if (protocol == nullptr) return;
     auto previous =
         protocol->Allow(caller, request->minor_num(), request->read_only(), std::move(buffer));
     if (!previous) {

@@ -24,6 +24,15 @@ uint64_t MicrosSince(std::chrono::steady_clock::time_point start) {
 
 }  // namespace
 
+std::shared_ptr<DriverInstance> HostService::FindOrFinish(const std::string& node_path,
+                                                          grpc::ServerUnaryReactor* reactor) {
+  auto instance = registry_->Find(node_path);
+  if (instance == nullptr) {
+    reactor->Finish(StatusOf(ErrorCode::kNotFound, "no driver at node " + node_path));
+  }
+  return instance;
+}
+
 grpc::ServerUnaryReactor* HostService::StartDriver(grpc::CallbackServerContext* context,
                                                    const v1::StartDriverRequest* request,
                                                    v1::StartDriverResponse* response) {
@@ -98,11 +107,8 @@ grpc::ServerUnaryReactor* HostService::SuspendDriver(grpc::CallbackServerContext
                                                      const v1::SuspendDriverRequest* request,
                                                      v1::SuspendDriverResponse* response) {
   auto* reactor = context->DefaultReactor();
-  auto instance = registry_->Find(request->node_path());
-  if (instance == nullptr) {
-    reactor->Finish(StatusOf(ErrorCode::kNotFound, "no driver at node " + request->node_path()));
-    return reactor;
-  }
+  auto instance = FindOrFinish(request->node_path(), reactor);
+  if (instance == nullptr) return reactor;
   auto start = std::chrono::steady_clock::now();
   instance->Suspend([reactor, response, start](Result<void> result) {
     response->set_duration_us(MicrosSince(start));
@@ -115,11 +121,8 @@ grpc::ServerUnaryReactor* HostService::ResumeDriver(grpc::CallbackServerContext*
                                                     const v1::ResumeDriverRequest* request,
                                                     v1::ResumeDriverResponse* response) {
   auto* reactor = context->DefaultReactor();
-  auto instance = registry_->Find(request->node_path());
-  if (instance == nullptr) {
-    reactor->Finish(StatusOf(ErrorCode::kNotFound, "no driver at node " + request->node_path()));
-    return reactor;
-  }
+  auto instance = FindOrFinish(request->node_path(), reactor);
+  if (instance == nullptr) return reactor;
   auto start = std::chrono::steady_clock::now();
   instance->Resume(std::nullopt, [reactor, response, start](Result<void> result) {
     response->set_duration_us(MicrosSince(start));

@@ -49,6 +49,10 @@ class HostService final : public trellis::host::v1::DriverHost::CallbackService 
   void StopAll(std::move_only_function<void()> done);
 
  private:
+  // The instance at `node_path`; null after finishing `reactor` NOT_FOUND.
+  std::shared_ptr<DriverInstance> FindOrFinish(const std::string& node_path,
+                                               grpc::ServerUnaryReactor* reactor);
+
   HostEnv env_;
   HostRegistry* registry_;
   std::string endpoint_;

@@ -1,6 +1,8 @@
 // The manager with real trellis-host processes: booting a tree, skipping bad
 // manifests, and the error matrix for misuse.
 #include <signal.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
 
 #include <set>
 
@@ -33,6 +35,26 @@ TEST_F(ManagerTest, BootsThreeLevelTreeInRealHostProcesses) {
   }
   EXPECT_EQ(bound, expected);
   EXPECT_EQ(pids.size(), expected.size()) << "each echo driver runs in its own host process";
+}
+
+TEST_F(ManagerTest, HostsCanRunAsThreadsWithTheSameCodePath) {
+  StartManager(Board(EchoNode("echo", 1, 2)), {{"echo.json", EchoManifest()}},
+               [](manager::ManagerOptions& options) { options.host_binary.clear(); });
+  std::vector<std::string> bound;
+  for (const auto& node : Nodes()) {
+    if (node.state() != NODE_STATE_BOUND) continue;
+    bound.push_back(node.path());
+    EXPECT_EQ(HostPid(node.host()), 0) << "a thread host has no pid of its own";
+  }
+  EXPECT_EQ(bound.size(), 3u);
+  Bound device = BindDevice("root.sys.echo.echo1");
+  device::v1::CommandRequest request;
+  request.set_minor_num(1);
+  request.set_arg1(40);
+  request.set_arg2(2);
+  device::v1::CommandResponse response;
+  ASSERT_TRUE(device.device->Command(WithToken(device.token).get(), request, &response).ok());
+  EXPECT_EQ(response.value(), 42);
 }
 
 TEST_F(ManagerTest, BadManifestIsReportedAndSkippedAndTheRestBoots) {
@@ -131,6 +153,97 @@ TEST_F(ManagerTest, NodeApiMisuseFromADriverGetsPreciseCodesAndNoStateChange) {
     if (node.parent_path() == "root.sys.m") children.push_back(node.path());
   }
   EXPECT_EQ(children, std::vector<std::string>{"root.sys.m.twin"});
+}
+
+// Runs trellisctl as uid/gid 65534 (nobody); returns the exit code and output.
+std::pair<int, std::string> RunAsNobody(const std::string& endpoint, const std::string& args) {
+  std::string command = "setpriv --reuid=65534 --regid=65534 --clear-groups " +
+                        std::string(TRELLIS_CTL_BINARY) + " --endpoint " + endpoint + " " + args +
+                        " 2>&1";
+  FILE* pipe = popen(command.c_str(), "r");
+  std::string output;
+  char buffer[512];
+  while (pipe != nullptr && fgets(buffer, sizeof(buffer), pipe) != nullptr) output += buffer;
+  int status = pipe != nullptr ? pclose(pipe) : -1;
+  return {WIFEXITED(status) ? WEXITSTATUS(status) : -1, output};
+}
+
+TEST_F(ManagerTest, BindChecksTheCallersIdentityAgainstTheManifestsAccess) {
+  std::string open_node = R"({"name": "open", "properties": [{"key": "trellis.compatible",
+                              "string_value": "trellis,echo-open"}]})";
+  StartManager(Board(EchoNode("closed", 0, 0) + "," + open_node),
+               {{"echo.json", EchoManifest({{"access", R"({"uids": [0]})"}})},
+                {"echo-open.json",
+                 EchoManifest({{"name", R"("echo-open")"},
+                               {"bind", R"({"accept": [{"key": "trellis.compatible",
+                                  "values": [{"string_value": "trellis,echo-open"}]}]})"},
+                               {"access", R"({"gids": [65534]})"}})}});
+  ASSERT_TRUE(WaitForNodeState("root.sys.open", NODE_STATE_BOUND));
+  // Let uid 65534 reach the sockets; what it may do is still up to Bind.
+  chmod(dir_.path().c_str(), 0755);
+  chmod((dir_.path() / "run").c_str(), 0755);
+
+  auto [denied, denied_output] = RunAsNobody(manager_->endpoint(), "device command root.sys.closed 0");
+  EXPECT_EQ(denied, 1) << denied_output;
+  EXPECT_NE(denied_output.find("PERMISSION_DENIED"), std::string::npos) << denied_output;
+  EXPECT_NE(denied_output.find("uid 65534"), std::string::npos) << denied_output;
+
+  auto [allowed, allowed_output] = RunAsNobody(manager_->endpoint(), "device command root.sys.open 1 2 3");
+  EXPECT_EQ(allowed, 0) << allowed_output;
+  EXPECT_NE(allowed_output.find("5"), std::string::npos) << allowed_output;
+}
+
+constexpr char kMisuseManifest[] = R"({"name": "misuse", "binary": "libmisuse_driver.so",
+    "bind": {"accept": [{"key": "trellis.compatible", "values": [{"string_value": "trellis,misuse"}]}]},
+    "exposes": ["trellis.device.v1.Device"]})";
+
+std::string MisuseNode(const std::string& mode) {
+  return R"({"name": "m", "properties": [{"key": "trellis.compatible", "string_value": "trellis,misuse"},
+             {"key": "misuse.mode", "string_value": ")" + mode + R"("},
+             {"key": "misuse.level", "int_value": 0}]})";
+}
+
+TEST_F(ManagerTest, BindCycleIsRefusedAndNamesBothNodes) {
+  StartManager(Board(MisuseNode("recurse")), {{"misuse.json", kMisuseManifest}});
+  grpc::ClientContext context;
+  context.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(20));
+  // The cycle was refused during boot; the refusal left the child unbound.
+  ASSERT_TRUE(WaitForNodeState("root.sys.m", NODE_STATE_BOUND));
+  auto again = FindNode("root.sys.m.again");
+  ASSERT_TRUE(again) << "the driver's child exists";
+  EXPECT_EQ(again->state(), node::v1::NODE_STATE_UNBOUND);
+  EXPECT_FALSE(FindNode("root.sys.m.again.again")) << "the cycle went on";
+  EXPECT_NE(again->last_error().find("bind cycle"), std::string::npos) << again->last_error();
+  EXPECT_NE(again->last_error().find("root.sys.m "), std::string::npos) << "names the ancestor";
+  // The reason is on record: bind the child explicitly and read it.
+  manager::v1::BindDriverRequest request;
+  request.set_node_path("root.sys.m.again");
+  request.set_driver_name("misuse");
+  manager::v1::BindDriverResponse response;
+  grpc::Status status = stub().BindDriver(&context, request, &response);
+  EXPECT_EQ(status.error_code(), grpc::StatusCode::FAILED_PRECONDITION) << status.error_message();
+  EXPECT_NE(status.error_message().find("bind cycle"), std::string::npos) << status.error_message();
+  EXPECT_NE(status.error_message().find("root.sys.m.again"), std::string::npos);
+}
+
+TEST_F(ManagerTest, RunawayDepthIsRefusedWithTheChainNamed) {
+  StartManager(Board(MisuseNode("grow")), {{"misuse.json", kMisuseManifest}});
+  std::string deepest;
+  for (const auto& node : Nodes()) {
+    if (node.path().size() > deepest.size()) deepest = node.path();
+  }
+  size_t depth = std::count(deepest.begin(), deepest.end(), '.');
+  EXPECT_EQ(depth, manager::Topology::kMaxDepth) << deepest;
+  // The deepest driver could not add its child, so its start failed.
+  auto node = FindNode(deepest);
+  ASSERT_TRUE(node);
+  EXPECT_EQ(node->state(), node::v1::NODE_STATE_UNBOUND);
+  EXPECT_NE(node->last_error().find("runaway depth"), std::string::npos) << node->last_error();
+  EXPECT_NE(node->last_error().find(deepest), std::string::npos) << "names the chain";
+  // Its parents are all still bound.
+  auto parent = FindNode(node->parent_path());
+  ASSERT_TRUE(parent);
+  EXPECT_EQ(parent->state(), NODE_STATE_BOUND);
 }
 
 }  // namespace

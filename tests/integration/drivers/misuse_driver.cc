@@ -9,6 +9,12 @@
 //   3 AddChild with duplicate property keys(expect INVALID_ARGUMENT)
 //   4 AddChild "bad.name"                  (expect INVALID_ARGUMENT)
 //   5 RemoveChild of a node it did not add (expect NOT_FOUND)
+//
+// With node property misuse.mode it misbehaves differently instead:
+//   "recurse" adds a child "again" with exactly its own properties, so the
+//             same driver would bind below itself forever (a bind cycle);
+//   "grow"    adds a child "deeper" with misuse.level + 1, without end
+//             (runaway depth); Start fails once the manager refuses.
 #include <memory>
 #include <vector>
 
@@ -27,6 +33,24 @@ class MisuseDriver final : public Driver, public DeviceProtocol {
       return;
     }
     completer_ = std::move(completer);
+    const NodeProperties& props = context().start_args().properties;
+    const PropertyValue* mode = FindProperty(props, "misuse.mode");
+    if (mode != nullptr && *mode == PropertyValue(std::string("recurse"))) {
+      context().AddChild({.name = "again", .properties = props},
+                         [this](Result<std::string>) { completer_(Ok()); });
+      return;
+    }
+    if (mode != nullptr && *mode == PropertyValue(std::string("grow"))) {
+      NodeProperties deeper = props;
+      for (auto& p : deeper) {
+        if (p.key == "misuse.level") p.value = std::get<uint64_t>(p.value) + 1;
+      }
+      context().AddChild({.name = "deeper", .properties = std::move(deeper)},
+                         [this](Result<std::string> added) {
+                           completer_(added ? Ok() : Result<void>(Fail(added.error())));
+                         });
+      return;
+    }
     Next();
   }
 
