@@ -38,7 +38,7 @@ __kernel_timespec ToTimespec(Clock::time_point deadline) {
 // A completion taken from the CQ under the lock, delivered outside it.
 struct Reactor::Ready {
   CompletionHandler handler;  // Empty if the operation was dropped.
-  std::shared_ptr<DispatcherCore> dispatcher;
+  DispatcherCore* dispatcher;  // Alive until its OpsFinished.
   Completion completion;
 };
 
@@ -96,7 +96,7 @@ void Reactor::Stop() {
       op.handler = nullptr;
       if (op.phase == OpState::Phase::kQueued) {
         UnqueueLocked(&op);
-        ready.push_back(Ready{nullptr, std::move(op.dispatcher), Completion{-ECANCELED, 0, {}}});
+        ready.push_back(Ready{nullptr, op.dispatcher, Completion{-ECANCELED, 0, {}}});
         FreeLocked(&op);
       } else {
         SendCancelLocked(&op);
@@ -223,12 +223,9 @@ void Reactor::SendCancelLocked(OpState* op) {
 Result<Operation> Reactor::SubmitInternal(const io_uring_sqe& sqe, CompletionHandler handler,
                                           SubmitOptions options, OpState::Kind kind,
                                           Clock::time_point deadline) {
-  std::shared_ptr<DispatcherCore> core;
-  if (options.dispatcher) {
-    core = options.dispatcher.core();
-  } else if (DispatcherCore* current = DispatcherCore::Current()) {
-    core = current->shared_from_this();
-  } else {
+  DispatcherCore* core =
+      options.dispatcher ? options.dispatcher.core().get() : DispatcherCore::Current();
+  if (core == nullptr) {
     return Fail(ErrorCode::kFailedPrecondition,
                 "io_uring submission needs a dispatcher: submit from a dispatcher task or "
                 "set SubmitOptions::dispatcher");
@@ -246,7 +243,7 @@ Result<Operation> Reactor::SubmitInternal(const io_uring_sqe& sqe, CompletionHan
       op->kind = kind;
       if (kind == OpState::Kind::kTimer) op->ts = ToTimespec(deadline);
       op->handler = std::move(handler);
-      op->dispatcher = std::move(core);
+      op->dispatcher = core;
       op->buffer = std::move(options.buffer);
       ++stats_.submitted;
       // Straight into the ring when there is room; only a waiting op keeps
@@ -345,7 +342,7 @@ void Reactor::CancelOp(OpState* op, uint64_t id, bool drop) {
     }
     if (op->phase == OpState::Phase::kQueued) {
       UnqueueLocked(op);
-      ready.push_back(Ready{std::move(op->handler), std::move(op->dispatcher),
+      ready.push_back(Ready{std::move(op->handler), op->dispatcher,
                             Completion{-ECANCELED, 0, std::move(op->buffer)}});
       FreeLocked(op);
     } else {
@@ -366,12 +363,12 @@ void Reactor::CancelAllFor(const DispatcherCore* dispatcher) {
   {
     MutexLock lock(mu_);
     for (OpState& op : slab_) {
-      if (op.phase == OpState::Phase::kFree || op.dispatcher.get() != dispatcher) continue;
+      if (op.phase == OpState::Phase::kFree || op.dispatcher != dispatcher) continue;
       dead.push_back(std::move(op.handler));
       op.handler = nullptr;
       if (op.phase == OpState::Phase::kQueued) {
         UnqueueLocked(&op);
-        ready.push_back(Ready{nullptr, std::move(op.dispatcher), Completion{-ECANCELED, 0, {}}});
+        ready.push_back(Ready{nullptr, op.dispatcher, Completion{-ECANCELED, 0, {}}});
         FreeLocked(&op);
       } else {
         SendCancelLocked(&op);
@@ -386,9 +383,9 @@ void Reactor::Deliver(std::vector<Ready>& ready, bool allow_inline) {
   // Completions for one dispatcher that sit together in the batch run in one
   // inline visit: one claim, one settle, one count — not one per CQE.
   for (size_t begin = 0; begin < ready.size();) {
-    DispatcherCore* core = ready[begin].dispatcher.get();
+    DispatcherCore* core = ready[begin].dispatcher;
     size_t end = begin;
-    while (end < ready.size() && ready[end].dispatcher.get() == core) ++end;
+    while (end < ready.size() && ready[end].dispatcher == core) ++end;
     bool inlined = allow_inline && core->TryEnterInline();
     for (size_t i = begin; i < end; ++i) {
       Ready& r = ready[i];
@@ -405,7 +402,7 @@ void Reactor::Deliver(std::vector<Ready>& ready, bool allow_inline) {
       }
     }
     if (inlined) core->ExitInline();
-    core->OpsFinished(end - begin);
+    core->OpsFinished(end - begin);  // May destroy `core`.
     begin = end;
   }
   ready.clear();
@@ -436,7 +433,7 @@ void Reactor::Loop() {
         auto* op = reinterpret_cast<OpState*>(tag);
         int32_t result = cqe->res;
         if (op->kind == OpState::Kind::kTimer && result == -ETIME) result = 0;
-        ready.push_back(Ready{std::move(op->handler), std::move(op->dispatcher),
+        ready.push_back(Ready{std::move(op->handler), op->dispatcher,
                               Completion{result, cqe->flags, std::move(op->buffer)}});
         --in_flight_;
         ++stats_.completed;

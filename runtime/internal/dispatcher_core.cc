@@ -242,7 +242,12 @@ void DispatcherCore::FireObserver(Completer observer) {
 }
 
 Result<void> DispatcherCore::OpStarted() {
-  inflight_ops_.fetch_add(1, std::memory_order_seq_cst);
+  if (inflight_ops_.fetch_add(1, std::memory_order_seq_cst) == 0) {
+    // The caller holds a reference (it runs on this dispatcher or names it),
+    // so shared_from_this is safe here.
+    MutexLock lock(mu_);
+    if (!self_while_inflight_) self_while_inflight_ = shared_from_this();
+  }
   if (stop_all_.load(std::memory_order_seq_cst)) {
     OpsFinished(1);
     return Fail(ErrorCode::kFailedPrecondition, "dispatcher '" + name_ + "' is shut down");
@@ -252,13 +257,17 @@ Result<void> DispatcherCore::OpStarted() {
 
 void DispatcherCore::OpsFinished(size_t count) {
   if (inflight_ops_.fetch_sub(count, std::memory_order_seq_cst) != count) return;
-  if (!stop_all_.load(std::memory_order_seq_cst)) return;
   Completer observer;
+  std::shared_ptr<DispatcherCore> last_reference;
   {
     MutexLock lock(mu_);
-    observer = TakeObserverIfDoneLocked();
+    if (inflight_ops_.load(std::memory_order_seq_cst) == 0) {
+      last_reference = std::move(self_while_inflight_);
+    }
+    if (stop_all_.load(std::memory_order_seq_cst)) observer = TakeObserverIfDoneLocked();
   }
   if (observer) FireObserver(std::move(observer));
+  // `last_reference` may be the last one: nothing below may touch `this`.
 }
 
 bool DispatcherCore::TryEnterInline() {

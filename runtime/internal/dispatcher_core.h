@@ -55,6 +55,8 @@ class DispatcherCore final : public ThreadPool::TimerTarget,
   // once the dispatcher is shut down.
   Result<void> OpStarted() TRELLIS_EXCLUDES(mu_);
   // `count` operations' CQEs have arrived and their handlers were delivered.
+  // May destroy this core (when it held the last reference): the caller
+  // must not touch it afterwards.
   void OpsFinished(size_t count = 1) TRELLIS_EXCLUDES(mu_);
   // Runs `task` as this dispatcher's next task. When `allow_inline` and the
   // dispatcher is idle, running and has nothing queued, the task runs right
@@ -118,6 +120,10 @@ class DispatcherCore final : public ThreadPool::TimerTarget,
   // paired with stop_all_ (both seq_cst) so that Shutdown or the last
   // OpsFinished — at least one — sees the other and fires the observer.
   std::atomic<size_t> inflight_ops_{0};
+  // Keeps this core alive while operations are in flight, so the reactor
+  // can hold plain pointers to it. Set on the count's 0→1 step, dropped on
+  // 1→0; both steps re-check the count under mu_.
+  std::shared_ptr<DispatcherCore> self_while_inflight_ TRELLIS_GUARDED_BY(mu_);
   Completer observer_ TRELLIS_GUARDED_BY(mu_);
   Completer on_suspended_ TRELLIS_GUARDED_BY(mu_);
   // Read between tasks without the lock: set when a suspend or shutdown wants

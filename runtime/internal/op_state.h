@@ -31,7 +31,8 @@ struct OpState {
   // frees (user_data and a timer's addr are set then).
   io_uring_sqe sqe{};
   CompletionHandler handler;  // Empty once dropped.
-  std::shared_ptr<DispatcherCore> dispatcher;
+  // Kept alive by its own in-flight count (see DispatcherCore::OpStarted).
+  DispatcherCore* dispatcher = nullptr;
   IoBuffer buffer;
   __kernel_timespec ts{};  // Timer deadline; must live until submission.
   OpState* next_free = nullptr;
