@@ -137,8 +137,10 @@ grpc::ServerUnaryReactor* DeviceService::Allow(grpc::CallbackServerContext* cont
     return reactor;
   }
   auto [grant, instance] = std::move(*authorized);
-  std::vector<std::byte> buffer(request->buffer().size());
-  std::memcpy(buffer.data(), request->buffer().data(), buffer.size());
+  // From a range, not memcpy: an empty buffer has a null data() and
+  // memcpy(nullptr, ..., 0) is undefined.
+  const auto* bytes = reinterpret_cast<const std::byte*>(request->buffer().data());
+  std::vector<std::byte> buffer(bytes, bytes + request->buffer().size());
   auto posted = instance->dispatcher().Post([finisher = std::move(finisher), instance,
                                              caller = grant.caller, request, response,
                                              buffer = std::move(buffer)]() mutable {
@@ -150,7 +152,10 @@ grpc::ServerUnaryReactor* DeviceService::Allow(grpc::CallbackServerContext* cont
       finisher.Finish(ToStatus(previous.error()));
       return;
     }
-    response->set_previous_buffer(reinterpret_cast<const char*>(previous->data()), previous->size());
+    if (!previous->empty()) {  // An empty vector's data() may be null.
+      response->set_previous_buffer(reinterpret_cast<const char*>(previous->data()),
+                                    previous->size());
+    }
     finisher.Finish(grpc::Status::OK);
   });
   (void)posted;
