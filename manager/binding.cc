@@ -181,81 +181,97 @@ void Manager::RevokeClientToken(std::map<std::string, ClientToken>::iterator it)
 }
 
 void Manager::RemoveSubtree(Node* root, bool keep_root, std::move_only_function<void()> done) {
-  // Children before parents: the order DFv2 removes in.
-  struct Removal {
-    std::vector<std::string> order;
-    size_t next = 0;
-    std::string root_path;
-    bool keep_root;
-    std::move_only_function<void()> done;
-    std::function<void()> step;
-  };
-  auto removal = std::make_shared<Removal>();
-  removal->root_path = root->path();
-  removal->keep_root = keep_root;
-  removal->done = std::move(done);
+  std::vector<std::string> order;  // Deepest first, for the final removal.
   topology_.PostOrder(root, [&](Node* node) {
     if (keep_root && node == root) return;
     node->state = NodeState::kRemoving;
-    removal->order.push_back(node->path());
+    order.push_back(node->path());
   });
   BeginWork();
-  removal->step = [this, removal] {
-    while (removal->next < removal->order.size()) {
-      const std::string& path = removal->order[removal->next++];
-      Node* node = topology_.Find(path);
-      if (node == nullptr) continue;
-      auto host = hosts_.find(node->host_id);
-      auto after_stop = [this, path] {
-        Node* node = topology_.Find(path);
-        if (node == nullptr) return;
-        node_tokens_.erase(node->token);
-        RevokeClientTokensFor(path);
-        auto host = hosts_.find(node->host_id);
-        if (host != hosts_.end()) host->second->nodes.erase(path);
-        if (!node->driver.empty()) Publish(TopologyEvent::KIND_DRIVER_STOPPED, node, "removed");
-        ReleaseHostIfIdle(std::string(node->host_id));
-      };
-      bool live = host != hosts_.end() && host->second->stub &&
-                  host->second->state == host::v1::HOST_STATE_RUNNING && !node->driver.empty();
-      if (!live) {
-        after_stop();
-        continue;
-      }
-      host::v1::StopDriverRequest request;
-      request.set_node_path(path);
-      auto* stub = host->second->stub.get();
-      rpc::CallAsync<host::v1::StopDriverRequest, host::v1::StopDriverResponse>(
-          options_.stop_timeout, std::move(request),
-          [stub](auto* ctx, auto* req, auto* resp, auto cb) {
-            stub->async()->StopDriver(ctx, req, resp, std::move(cb));
-          },
-          [this, removal, after_stop](grpc::Status, host::v1::StopDriverResponse) mutable {
-            auto posted = dispatcher_.Post([removal, after_stop]() mutable {
-              after_stop();
-              removal->step();
-            });
-            if (!posted) EndWork();
-          });
-      return;  // Continues when the stop completes.
+  StopTree(root->path(), /*stop_self=*/!keep_root,
+           [this, order = std::move(order), done = std::move(done)]() mutable {
+             for (const std::string& path : order) {
+               Node* node = topology_.Find(path);
+               if (node == nullptr) continue;
+               Publish(TopologyEvent::KIND_NODE_REMOVED, node, "");
+               topology_.Remove(node);
+             }
+             if (done) done();
+             EndWork();
+           });
+}
+
+void Manager::StopTree(const std::string& path, bool stop_self, std::move_only_function<void()> done) {
+  Node* node = topology_.Find(path);
+  if (node == nullptr) {
+    done();
+    return;
+  }
+  auto then = [this, path, stop_self, done = std::move(done)]() mutable {
+    if (stop_self) {
+      StopNodeDriver(path, std::move(done));
+    } else {
+      done();
     }
-    // Every driver is stopped: drop the nodes, deepest first.
-    for (const std::string& path : removal->order) {
-      Node* node = topology_.Find(path);
-      if (node == nullptr) continue;
-      Publish(TopologyEvent::KIND_NODE_REMOVED, node, "");
-      topology_.Remove(node);
-    }
-    // Releasing `step` destroys this very closure (it breaks the cycle
-    // through the captured `removal`), so only locals are used after it.
-    auto done = std::move(removal->done);
-    Manager* self = this;
-    std::shared_ptr<Removal> keep = removal;
-    keep->step = nullptr;
-    if (done) done();
-    self->EndWork();
   };
-  removal->step();
+  if (node->children().empty()) {
+    then();
+    return;
+  }
+  // Children before parents; independent subtrees in parallel. The join
+  // count is touched only on the dispatcher.
+  struct Join {
+    size_t left;
+    std::move_only_function<void()> then;
+  };
+  auto join = std::make_shared<Join>(Join{node->children().size(), std::move(then)});
+  std::vector<std::string> children;
+  for (const auto& [name, child] : node->children()) children.push_back(child->path());
+  for (const std::string& child : children) {
+    StopTree(child, /*stop_self=*/true, [join] {
+      if (--join->left == 0) join->then();
+    });
+  }
+}
+
+void Manager::StopNodeDriver(const std::string& path, std::move_only_function<void()> done) {
+  auto after_stop = [this, path] {
+    Node* node = topology_.Find(path);
+    if (node == nullptr) return;
+    node_tokens_.erase(node->token);
+    RevokeClientTokensFor(path);
+    auto host = hosts_.find(node->host_id);
+    if (host != hosts_.end()) host->second->nodes.erase(path);
+    if (!node->driver.empty()) Publish(TopologyEvent::KIND_DRIVER_STOPPED, node, "removed");
+    ReleaseHostIfIdle(std::string(node->host_id));
+  };
+  Node* node = topology_.Find(path);
+  auto host = node ? hosts_.find(node->host_id) : hosts_.end();
+  bool live = node != nullptr && host != hosts_.end() && host->second->stub &&
+              host->second->state == host::v1::HOST_STATE_RUNNING && !node->driver.empty();
+  if (!live) {
+    after_stop();
+    done();
+    return;
+  }
+  host::v1::StopDriverRequest request;
+  request.set_node_path(path);
+  auto* stub = host->second->stub.get();
+  BeginWork();
+  rpc::CallAsync<host::v1::StopDriverRequest, host::v1::StopDriverResponse>(
+      options_.stop_timeout, std::move(request),
+      [stub](auto* ctx, auto* req, auto* resp, auto cb) {
+        stub->async()->StopDriver(ctx, req, resp, std::move(cb));
+      },
+      [this, after_stop, done = std::move(done)](grpc::Status,
+                                                 host::v1::StopDriverResponse) mutable {
+        auto posted = dispatcher_.Post([this, after_stop, done = std::move(done)]() mutable {
+          after_stop();
+          done();
+          EndWork();
+        });
+        if (!posted) EndWork();
+      });
 }
 
 }  // namespace trellis::manager

@@ -245,6 +245,7 @@ grpc::ServerUnaryReactor* DriverManagerService::Bind(grpc::CallbackServerContext
     grant.set_pid(static_cast<uint32_t>(peer.pid));
     auto* stub = host.stub.get();
     auto shared = std::make_shared<UnaryFinisher>(std::move(finisher));
+    m.BeginWork();  // The manager outlives this call (see ~Manager).
     rpc::CallAsync<host::v1::GrantAccessRequest, host::v1::GrantAccessResponse>(
         std::chrono::milliseconds(5000), std::move(grant),
         [stub](auto* ctx, auto* req, auto* resp, auto cb) {
@@ -253,6 +254,10 @@ grpc::ServerUnaryReactor* DriverManagerService::Bind(grpc::CallbackServerContext
         [this, shared, response, token, path = node->path(), protocol = request->protocol(),
          host_id = host.id, endpoint = host.endpoint](grpc::Status status,
                                                       host::v1::GrantAccessResponse) {
+          struct EndWorkOnExit {
+            Manager* m;
+            ~EndWorkOnExit() { m->EndWork(); }
+          } end_work{manager_};
           if (!status.ok()) {
             shared->Finish(ToStatus(rpc::FromStatus(status, "granting access on host " + host_id)));
             return;

@@ -195,12 +195,16 @@ void Manager::SendShutdown(HostRecord& host, std::move_only_function<void()> don
   host::v1::ShutdownRequest request;
   request.set_deadline_ms(static_cast<uint32_t>(options_.stop_timeout.count()));
   auto* stub = host.stub.get();
+  BeginWork();
   rpc::CallAsync<host::v1::ShutdownRequest, host::v1::ShutdownResponse>(
       options_.stop_timeout, std::move(request),
       [stub](auto* ctx, auto* req, auto* resp, auto cb) {
         stub->async()->Shutdown(ctx, req, resp, std::move(cb));
       },
-      [done = std::move(done)](grpc::Status, host::v1::ShutdownResponse) mutable { done(); });
+      [this, done = std::move(done)](grpc::Status, host::v1::ShutdownResponse) mutable {
+        done();
+        EndWork();
+      });
 }
 
 void Manager::ShutdownAll(std::move_only_function<void()> done) {

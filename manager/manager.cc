@@ -153,6 +153,11 @@ Manager::~Manager() {
       for (auto& watcher : watchers_) watcher->Finish(grpc::Status::CANCELLED);
       watchers_.clear();
     });
+    // Every call to a host captured `this`; with the hosts dead they fail at
+    // once, and their callbacks must have run before the manager goes.
+    if (!WaitForIdle(options_.stop_timeout)) {
+      std::fprintf(stderr, "trellis-manager: calls to hosts still pending at exit\n");
+    }
     (void)dispatcher_.Shutdown();
   }
   launcher_.reset();

@@ -68,7 +68,8 @@ class Manager {
   const std::string& endpoint() const { return endpoint_; }
   // Manifests that failed to load and were skipped.
   const std::vector<Error>& load_errors() const { return load_errors_; }
-  // Waits until no driver start, stop or restart is in flight.
+  // Waits until no driver start, stop or restart, and no call to a host, is
+  // in flight.
   bool WaitForIdle(std::chrono::milliseconds timeout) TRELLIS_EXCLUDES(idle_mu_);
 
  private:
@@ -117,6 +118,11 @@ class Manager {
   // Stops the drivers of `node`'s subtree, children before parents, then
   // removes the subtree (keep_root: remove only the descendants).
   void RemoveSubtree(Node* node, bool keep_root, std::move_only_function<void()> done);
+  // Stops the drivers of the subtree at `path`: every child subtree in
+  // parallel, then (if stop_self) the node's own driver.
+  void StopTree(const std::string& path, bool stop_self, std::move_only_function<void()> done);
+  // Stops one node's driver (if its host is alive) and drops its tokens.
+  void StopNodeDriver(const std::string& path, std::move_only_function<void()> done);
   void RevokeClientTokensFor(const std::string& node_path);
   // Forgets a client token and tells its host (if alive) to refuse it.
   void RevokeClientToken(std::map<std::string, ClientToken>::iterator it);
