@@ -397,8 +397,7 @@ void Reactor::Deliver(std::vector<Ready>& ready, bool allow_inline) {
         core->Deliver(
             [handler = std::move(r.handler), completion = std::move(r.completion)]() mutable {
               handler(std::move(completion));
-            },
-            /*allow_inline=*/false);
+            });
       }
     }
     if (inlined) core->ExitInline();

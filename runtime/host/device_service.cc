@@ -2,6 +2,7 @@
 
 #include <cstring>
 #include <deque>
+#include <optional>
 
 #include "runtime/rpc/finisher.h"
 #include "runtime/rpc/server_stream.h"
@@ -22,6 +23,19 @@ std::string TokenOf(const grpc::CallbackServerContext* context) {
   const auto& metadata = context->client_metadata();
   auto it = metadata.find("trellis-token");
   return it == metadata.end() ? std::string() : std::string(it->second.data(), it->second.size());
+}
+
+// The grant and driver instance the call's token names for Device; nullopt
+// after answering `sink` (a UnaryFinisher or an UpcallStream) with why not.
+template <typename Sink>
+std::optional<std::pair<Grant, std::shared_ptr<DriverInstance>>> AuthorizeOr(
+    const HostRegistry& registry, const grpc::CallbackServerContext* context, Sink& sink) {
+  auto authorized = registry.Authorize(TokenOf(context), DeviceProtocol::kName);
+  if (!authorized) {
+    sink.Finish(ToStatus(authorized.error()));
+    return std::nullopt;
+  }
+  return std::move(*authorized);
 }
 
 // The Device implementation the instance serves; null after answering
@@ -64,11 +78,8 @@ grpc::ServerUnaryReactor* DeviceService::Command(grpc::CallbackServerContext* co
                                                  device::v1::CommandResponse* response) {
   grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
   rpc::UnaryFinisher finisher(reactor, "the driver stopped");
-  auto authorized = registry_->Authorize(TokenOf(context), DeviceProtocol::kName);
-  if (!authorized) {
-    finisher.Finish(ToStatus(authorized.error()));
-    return reactor;
-  }
+  auto authorized = AuthorizeOr(*registry_, context, finisher);
+  if (!authorized) return reactor;
   auto [grant, instance] = std::move(*authorized);
   auto posted = instance->dispatcher().Post(
       [finisher = std::move(finisher), instance, caller = grant.caller, request, response]() mutable {
@@ -90,11 +101,8 @@ grpc::ServerWriteReactor<Upcall>* DeviceService::Subscribe(
     grpc::CallbackServerContext* context, const device::v1::SubscribeRequest* request) {
   auto [reactor, writer] = rpc::ServerStream<Upcall>::Create(kMaxPendingUpcalls);
   auto stream = std::make_shared<UpcallStream>(writer, request->minor_num());
-  auto authorized = registry_->Authorize(TokenOf(context), DeviceProtocol::kName);
-  if (!authorized) {
-    stream->Finish(ToStatus(authorized.error()));
-    return reactor;
-  }
+  auto authorized = AuthorizeOr(*registry_, context, *stream);
+  if (!authorized) return reactor;
   auto [grant, instance] = std::move(*authorized);
   // End the client's previous subscription to this minor first.
   SubscriptionKey key{grant.caller.client_id, grant.node_path, request->minor_num()};
@@ -126,11 +134,8 @@ grpc::ServerUnaryReactor* DeviceService::Allow(grpc::CallbackServerContext* cont
                                                device::v1::AllowResponse* response) {
   grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
   rpc::UnaryFinisher finisher(reactor, "the driver stopped");
-  auto authorized = registry_->Authorize(TokenOf(context), DeviceProtocol::kName);
-  if (!authorized) {
-    finisher.Finish(ToStatus(authorized.error()));
-    return reactor;
-  }
+  auto authorized = AuthorizeOr(*registry_, context, finisher);
+  if (!authorized) return reactor;
   if (request->source_case() == device::v1::AllowRequest::kShm) {
     finisher.Finish(StatusOf(ErrorCode::kUnimplemented,
                              "shared-memory allow is not available yet; send bytes"));

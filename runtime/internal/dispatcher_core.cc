@@ -289,13 +289,7 @@ void DispatcherCore::ExitInline() {
   Settle(nullptr, nullptr);
 }
 
-void DispatcherCore::Deliver(Task task, bool allow_inline) {
-  if (allow_inline && TryEnterInline()) {
-    task();
-    task = nullptr;
-    ExitInline();
-    return;
-  }
+void DispatcherCore::Deliver(Task task) {
   bool dropped = false;
   {
     MutexLock lock(mu_);

@@ -58,11 +58,10 @@ class DispatcherCore final : public ThreadPool::TimerTarget,
   // May destroy this core (when it held the last reference): the caller
   // must not touch it afterwards.
   void OpsFinished(size_t count = 1) TRELLIS_EXCLUDES(mu_);
-  // Runs `task` as this dispatcher's next task. When `allow_inline` and the
-  // dispatcher is idle, running and has nothing queued, the task runs right
-  // here on the calling thread (the reactor's), saving a cross-thread wake.
-  // Otherwise it is queued like Post. Dropped if the dispatcher is shut down.
-  void Deliver(Task task, bool allow_inline) TRELLIS_EXCLUDES(mu_);
+  // Queues `task` (a completion handler) like Post, or drops it if the
+  // dispatcher is shut down. The reactor runs handlers inline itself, via
+  // TryEnterInline, when the dispatcher is idle.
+  void Deliver(Task task) TRELLIS_EXCLUDES(mu_);
   // Claims the dispatcher for an inline run on this thread if it is idle,
   // running and has nothing queued; pair with ExitInline().
   bool TryEnterInline() TRELLIS_EXCLUDES(mu_);

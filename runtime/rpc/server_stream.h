@@ -11,7 +11,6 @@
 #include <grpcpp/grpcpp.h>
 
 #include <deque>
-#include <functional>
 #include <memory>
 #include <string>
 
@@ -61,12 +60,6 @@ class ServerStream {
     return reactor_ != nullptr && !finished_;
   }
 
-  // Runs once when the call is done (finished or the client went away).
-  void OnDone(std::function<void()> on_done) TRELLIS_EXCLUDES(mu_) {
-    MutexLock lock(mu_);
-    on_done_ = std::move(on_done);
-  }
-
   // Creates the reactor for a new call; return it from the service method.
   static std::pair<grpc::ServerWriteReactor<T>*, std::shared_ptr<ServerStream>> Create(
       size_t max_pending = 1024) {
@@ -111,13 +104,8 @@ class ServerStream {
   }
 
   void Detach() TRELLIS_EXCLUDES(mu_) {
-    std::function<void()> on_done;
-    {
-      MutexLock lock(mu_);
-      reactor_ = nullptr;
-      on_done = std::move(on_done_);
-    }
-    if (on_done) on_done();
+    MutexLock lock(mu_);
+    reactor_ = nullptr;
   }
 
   const size_t max_pending_;
@@ -126,7 +114,6 @@ class ServerStream {
   std::deque<T> pending_ TRELLIS_GUARDED_BY(mu_);
   bool writing_ TRELLIS_GUARDED_BY(mu_) = false;
   bool finished_ TRELLIS_GUARDED_BY(mu_) = false;
-  std::function<void()> on_done_ TRELLIS_GUARDED_BY(mu_);
 };
 
 }  // namespace trellis::rpc
