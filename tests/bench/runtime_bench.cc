@@ -212,44 +212,76 @@ void BM_RawLiburingRandomRead(benchmark::State& state) {
   io_uring_queue_exit(&ring);
 }
 
-// The same loop as a driver writes it: a dispatcher task starts kDepth reads;
-// each completion handler (inline on the reactor thread while the dispatcher
-// is idle) starts the next read with the same buffer.
-void BM_ReactorRandomRead(benchmark::State& state) {
-  ReadFile& file = File();
-  auto runtime = Runtime::Create({.threads = kThreads, .reactor = {.entries = kDepth * 2}}).value();
-  Reactor& reactor = runtime->reactor();
-  Dispatcher dispatcher = Dispatcher::Create(*runtime, {.name = "bench"});
-  Rng rng;  // Touched only on the dispatcher.
-  int submitted = 0;
-  std::atomic<int> errors{0};
-  Countdown countdown;
+// The same loop as a driver writes it: an object owned by its dispatcher
+// starts kDepth reads; each completion handler captures only `this` (inline
+// on the reactor thread while the dispatcher is idle) and starts the next
+// read with the same buffer. Buffers are allocated once, as in the raw loop.
+class RandomReader {
+ public:
+  RandomReader(Reactor& reactor, ReadFile& file) : reactor_(reactor), file_(file) {
+    for (unsigned i = 0; i < kDepth; ++i) spare_.push_back(IoBuffer::Allocate(kBlock, kBlock));
+  }
 
-  std::function<void(IoBuffer)> start_read = [&](IoBuffer buffer) {
-    ++submitted;
-    auto op = reactor.Read(file.fd, (rng.Next() % file.blocks) * kBlock, std::move(buffer),
-                           [&](Completion c) {
-                             if (c.result != static_cast<int>(kBlock)) errors.fetch_add(1);
-                             if (submitted < kReadsPerIteration) start_read(std::move(c.buffer));
-                             countdown.Hit();
-                           });
+  // On the dispatcher: runs one batch of kReadsPerIteration reads.
+  void Start(std::promise<void>* done) {
+    done_ = done;
+    submitted_ = 0;
+    completed_ = 0;
+    while (!spare_.empty()) {
+      IoBuffer buffer = std::move(spare_.back());
+      spare_.pop_back();
+      StartRead(std::move(buffer));
+    }
+  }
+  int errors() const { return errors_; }
+
+ private:
+  void StartRead(IoBuffer buffer) {
+    ++submitted_;
+    auto op = reactor_.Read(file_.fd, (rng_.Next() % file_.blocks) * kBlock, std::move(buffer),
+                            [this](Completion c) { OnRead(std::move(c)); });
     if (!op) {
-      errors.fetch_add(1);
+      ++errors_;
       return;
     }
     op->Detach();
-  };
-
-  for (auto _ : state) {
-    countdown.Arm(kReadsPerIteration);
-    auto done = countdown.done.get_future();
-    (void)dispatcher.Post([&] {
-      submitted = 0;
-      for (unsigned i = 0; i < kDepth; ++i) start_read(IoBuffer::Allocate(kBlock, kBlock));
-    });
-    done.wait();
   }
-  if (errors.load() != 0) state.SkipWithError("read errors");
+
+  void OnRead(Completion c) {
+    if (c.result != static_cast<int>(kBlock)) ++errors_;
+    if (submitted_ < kReadsPerIteration) {
+      StartRead(std::move(c.buffer));
+    } else {
+      spare_.push_back(std::move(c.buffer));
+    }
+    if (++completed_ == kReadsPerIteration) done_->set_value();
+  }
+
+  Reactor& reactor_;
+  ReadFile& file_;
+  // Touched only on the reader's dispatcher.
+  std::vector<IoBuffer> spare_;
+  Rng rng_;
+  int submitted_ = 0;
+  int completed_ = 0;
+  int errors_ = 0;
+  std::promise<void>* done_ = nullptr;
+};
+
+void BM_ReactorRandomRead(benchmark::State& state) {
+  ReadFile& file = File();
+  auto runtime = Runtime::Create({.threads = kThreads, .reactor = {.entries = kDepth * 2}}).value();
+  Dispatcher dispatcher = Dispatcher::Create(*runtime, {.name = "bench"});
+  RandomReader reader(runtime->reactor(), file);
+  for (auto _ : state) {
+    std::promise<void> done;
+    auto finished = done.get_future();
+    (void)dispatcher.Post([&] { reader.Start(&done); });
+    finished.wait();
+  }
+  std::promise<int> errors;
+  (void)dispatcher.Post([&] { errors.set_value(reader.errors()); });
+  if (errors.get_future().get() != 0) state.SkipWithError("read errors");
   state.SetItemsProcessed(state.iterations() * kReadsPerIteration);
 }
 
