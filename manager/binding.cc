@@ -69,6 +69,7 @@ void Manager::StartDriver(Node* node, const DriverRecord& driver,
   rpc::ToProto(node->properties(), request.mutable_properties());
   if (manifest.has_config()) *request.mutable_config() = manifest.config();
   request.set_power_managed(manifest.power().managed_dispatchers());
+  request.set_wake_capable(manifest.power().wake_capable());
   for (const auto& p : manifest.exposes()) request.add_exposes(p);
 
   BeginWork();

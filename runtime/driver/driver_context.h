@@ -37,10 +37,31 @@ class DriverContext {
   void RemoveChild(std::string name, std::move_only_function<void(Result<void>)> done) const {
     api_->RemoveChild(std::move(name), std::move(done));
   }
+
+  // Wake leases keep the system from suspending while held (RAII): a
+  // driver takes one while it has work that must finish before suspend.
+  // `done` runs on the driver's dispatcher with the lease, or with
+  // kFailedPrecondition if the manager refuses it.
   void AcquireWakeLease(std::string name,
                         std::move_only_function<void(Result<WakeLease>)> done) const {
     api_->AcquireWakeLease(std::move(name), std::move(done));
   }
+
+  // Arms a wake vector (manifest power.wake_capable required, else
+  // kFailedPrecondition): when `fd` polls ready for `events`, the host
+  // reports a wake named `reason` to the manager — a suspend in progress
+  // aborts, a suspended system resumes — and `on_wake(revents)` runs on the
+  // driver's dispatcher. If the driver is suspended, on_wake runs right
+  // after SystemResume (which gets the wake's lease) and before any task
+  // queued meanwhile. One-shot: re-arm from on_wake. The fd must stay open
+  // while armed.
+  Result<WakeVector> ArmWakeVector(int fd, short events, std::string reason,
+                                   WakeHandler on_wake) const {
+    return api_->ArmWakeVector(fd, events, std::move(reason), std::move(on_wake));
+  }
+  // Reports a wake the driver detected itself (e.g. on an unmanaged
+  // dispatcher); same effect on the system as a wake vector firing.
+  void ReportWake(std::string reason) const { api_->ReportWake(std::move(reason)); }
 
   // Serves a typed protocol: context.Serve<DeviceProtocol>(*this).
   template <typename Protocol>

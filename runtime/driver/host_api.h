@@ -10,6 +10,7 @@
 #include "runtime/driver/properties.h"
 #include "runtime/driver/start_args.h"
 #include "runtime/driver/wake_lease.h"
+#include "runtime/driver/wake_vector.h"
 #include "runtime/error.h"
 
 namespace trellis {
@@ -41,6 +42,11 @@ class DriverHostApi {
   // Acquires a wake lease from the manager's power governor.
   virtual void AcquireWakeLease(std::string name,
                                 std::move_only_function<void(Result<WakeLease>)> done) = 0;
+  // Arms a one-shot wake vector on `fd` (see DriverContext::ArmWakeVector).
+  virtual Result<WakeVector> ArmWakeVector(int fd, short events, std::string reason,
+                                           WakeHandler on_wake) = 0;
+  // Tells the manager that a wake event happened in this driver.
+  virtual void ReportWake(std::string reason) = 0;
   // Serves a protocol implementation; `impl` must stay valid until the
   // driver has stopped. Errors: kInvalidArgument for an unknown protocol or
   // one the manifest does not list in `exposes`; kAlreadyExists if served.

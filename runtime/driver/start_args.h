@@ -20,6 +20,9 @@ struct StartArgs {
   // Whether the manifest enables power-managed dispatchers (and therefore
   // SystemSuspend/SystemResume).
   bool power_managed = false;
+  // Whether the manifest sets power.wake_capable: the driver may arm wake
+  // vectors and report wakes.
+  bool wake_capable = false;
 };
 
 }  // namespace trellis

@@ -3,6 +3,8 @@
 #include <algorithm>
 #include <cstdio>
 
+#include "runtime/host/wake_lease_client.h"
+
 #include "runtime/driver/device_protocol.h"
 #include "runtime/rpc/async_call.h"
 #include "runtime/rpc/properties.h"
@@ -35,7 +37,12 @@ DriverInstance::DriverInstance(HostEnv env, Config config)
       config_(std::move(config)),
       dispatcher_(Dispatcher::Create(
           *env_.runtime, {.name = config_.args.driver_name + "@" + config_.args.node_path,
-                          .power_managed = config_.args.power_managed})) {}
+                          .power_managed = config_.args.power_managed})) {
+  if (config_.args.wake_capable) {
+    wake_dispatcher_ = Dispatcher::Create(
+        *env_.runtime, {.name = "wake:" + config_.args.node_path, .power_managed = false});
+  }
+}
 
 DriverInstance::~DriverInstance() = default;
 
@@ -89,6 +96,8 @@ void DriverInstance::Teardown(std::move_only_function<void()> then) {
     config_.library->exports().destroy(driver_);
     driver_ = nullptr;
   }
+  pending_wake_.clear();
+  if (wake_dispatcher_) (void)wake_dispatcher_.Shutdown();
   // From inside a task: the observer fires once this task has returned.
   auto shut = dispatcher_.Shutdown(std::move(then));
   (void)shut;
@@ -121,7 +130,7 @@ void DriverInstance::Stop(std::move_only_function<void()> done) {
         ResumeCompleter(
             [self, stop = std::move(stop)](Result<void>) mutable {
               self->OnDispatcher([self, stop = std::move(stop)]() mutable {
-                (void)self->dispatcher_.Resume();
+                (void)self->dispatcher_.Resume(self->TakeWakeTask());
                 self->state_ = State::kRunning;
                 stop();
               });
@@ -143,6 +152,7 @@ void DriverInstance::Suspend(Done done) {
     }
     // Stop starting the driver's tasks and let the running one finish, then
     // call the hook (as a system task: the managed queue stays held).
+    self->state_ = State::kSuspending;
     auto suspended = self->dispatcher_.Suspend([self, done = std::move(done)]() mutable {
       self->OnDispatcher([self, done = std::move(done)]() mutable {
         self->driver_->SystemSuspend(SuspendCompleter(
@@ -151,7 +161,9 @@ void DriverInstance::Suspend(Done done) {
                 if (result) {
                   self->state_ = State::kSuspended;
                 } else {
-                  (void)self->dispatcher_.Resume();  // Still running: reopen the queue.
+                  // Still running: reopen the queue, wake handlers first.
+                  self->state_ = State::kRunning;
+                  (void)self->dispatcher_.Resume(self->TakeWakeTask());
                 }
                 done(std::move(result));
               });
@@ -159,7 +171,10 @@ void DriverInstance::Suspend(Done done) {
             Fail(ErrorCode::kInternal, "the driver dropped its suspend completer")));
       });
     });
-    if (!suspended) done(Fail(suspended.error()));
+    if (!suspended) {
+      self->state_ = State::kRunning;
+      done(Fail(suspended.error()));
+    }
   });
 }
 
@@ -174,8 +189,9 @@ void DriverInstance::Resume(std::optional<WakeLease> lease, Done done) {
         ResumeCompleter(
             [self, done = std::move(done)](Result<void> result) mutable {
               self->OnDispatcher([self, done = std::move(done), result = std::move(result)]() mutable {
-                // Reopen the queue even if the hook failed, so Stop can run.
-                (void)self->dispatcher_.Resume();
+                // Reopen the queue even if the hook failed, so Stop can run;
+                // wake handlers run before anything queued meanwhile.
+                (void)self->dispatcher_.Resume(self->TakeWakeTask());
                 self->state_ = State::kRunning;
                 done(std::move(result));
               });
@@ -260,10 +276,72 @@ void DriverInstance::RemoveChild(std::string name,
 
 void DriverInstance::AcquireWakeLease(std::string name,
                                       std::move_only_function<void(Result<WakeLease>)> done) {
-  (void)name;
-  (void)dispatcher_.Post([done = std::move(done)]() mutable {
-    done(Fail(ErrorCode::kUnimplemented, "wake leases are not available in this host yet"));
+  AcquireNodeLease(env_.node_channel, config_.node_token, std::move(name),
+                   [self = shared_from_this(), done = std::move(done)](Result<WakeLease> lease) mutable {
+                     // If the dispatcher is gone, the task (and the lease) is
+                     // destroyed here, which releases the lease.
+                     (void)self->dispatcher_.Post(
+                         [done = std::move(done), lease = std::move(lease)]() mutable {
+                           done(std::move(lease));
+                         });
+                   });
+}
+
+Result<WakeVector> DriverInstance::ArmWakeVector(int fd, short events, std::string reason,
+                                                 WakeHandler on_wake) {
+  if (!config_.args.wake_capable) {
+    return Fail(ErrorCode::kFailedPrecondition,
+                "driver '" + config_.args.driver_name + "' at " + node_path() +
+                    " may not arm wake vectors: its manifest does not set power.wake_capable");
+  }
+  if (!on_wake) return Fail(ErrorCode::kInvalidArgument, "wake vector needs a handler");
+  std::weak_ptr<DriverInstance> weak = weak_from_this();
+  auto watch = env_.runtime->reactor().FdReady(
+      fd, events,
+      [weak, reason = std::move(reason), on_wake = std::move(on_wake)](Completion c) mutable {
+        auto self = weak.lock();
+        if (self == nullptr || c.result < 0) return;  // Disarmed or failed.
+        self->OnWakeVector(c.result, reason, std::move(on_wake));
+      },
+      {.dispatcher = wake_dispatcher_.borrow()});
+  TRELLIS_ASSIGN_OR_RETURN(Operation op, std::move(watch), "while arming a wake vector");
+  return WakeVector(std::move(op));
+}
+
+void DriverInstance::OnWakeVector(int revents, const std::string& reason, WakeHandler on_wake) {
+  ReportWake(reason);
+  OnDispatcher([self = shared_from_this(), revents, on_wake = std::move(on_wake)]() mutable {
+    Task task = [revents, on_wake = std::move(on_wake)]() mutable { on_wake(revents); };
+    if (self->state_ == State::kSuspending || self->state_ == State::kSuspended) {
+      self->pending_wake_.push_back(std::move(task));
+    } else {
+      (void)self->dispatcher_.Post(std::move(task));
+    }
   });
+}
+
+Task DriverInstance::TakeWakeTask() {
+  if (pending_wake_.empty()) return nullptr;
+  return [tasks = std::exchange(pending_wake_, {})]() mutable {
+    for (auto& task : tasks) task();
+  };
+}
+
+void DriverInstance::ReportWake(std::string reason) {
+  node::v1::ReportWakeRequest request;
+  request.set_node_token(config_.node_token);
+  request.set_reason(std::move(reason));
+  auto* stub = env_.node_channel;
+  rpc::CallAsync<node::v1::ReportWakeRequest, node::v1::ReportWakeResponse>(
+      std::chrono::duration_cast<std::chrono::milliseconds>(kNodeCallTimeout), std::move(request),
+      [stub](auto* ctx, auto* req, auto* resp, auto cb) {
+        stub->async()->ReportWake(ctx, req, resp, std::move(cb));
+      },
+      [self = shared_from_this()](grpc::Status status, node::v1::ReportWakeResponse) {
+        if (!status.ok()) {
+          self->Log(LogLevel::kWarning, "reporting a wake failed: " + status.error_message());
+        }
+      });
 }
 
 void DriverInstance::Log(LogLevel level, std::string_view message) {

@@ -53,8 +53,11 @@ class DriverInstance final : public DriverHostApi,
   // Drains the power-managed dispatcher, then runs SystemSuspend.
   // Errors: kFailedPrecondition if not power-managed or not running.
   void Suspend(Done done);
-  // Runs SystemResume, then reopens the dispatcher with `wake_task` first.
+  // Runs SystemResume, then reopens the dispatcher; the task of a wake
+  // vector that fired meanwhile runs before every queued task.
   void Resume(std::optional<WakeLease> lease, Done done);
+  // The token the driver presents on NodeChannel calls.
+  const std::string& node_token() const { return config_.node_token; }
 
   // The implementation served for `protocol`, or null. Any thread.
   void* FindProtocol(std::string_view protocol) const TRELLIS_EXCLUDES(mu_);
@@ -69,24 +72,38 @@ class DriverInstance final : public DriverHostApi,
   void RemoveChild(std::string name, std::move_only_function<void(Result<void>)> done) override;
   void AcquireWakeLease(std::string name,
                         std::move_only_function<void(Result<WakeLease>)> done) override;
+  Result<WakeVector> ArmWakeVector(int fd, short events, std::string reason,
+                                   WakeHandler on_wake) override;
+  void ReportWake(std::string reason) override;
   Result<void> ServeProtocol(std::string_view protocol, void* impl) override TRELLIS_EXCLUDES(mu_);
   void Log(LogLevel level, std::string_view message) override;
 
  private:
-  enum class State { kCreated, kStarting, kRunning, kSuspended, kStopping, kStopped };
+  enum class State { kCreated, kStarting, kRunning, kSuspending, kSuspended, kStopping, kStopped };
 
   // Destroys the driver and shuts the dispatcher down; `then` runs after the
   // last task. Must run on the dispatcher.
   void Teardown(std::move_only_function<void()> then);
   // Runs `fn` on the driver's dispatcher even while suspended.
   void OnDispatcher(Task fn);
+  // A wake vector fired (on wake_dispatcher_): report it and run the
+  // driver's handler — first after resume if the driver is suspended.
+  void OnWakeVector(int revents, const std::string& reason, WakeHandler on_wake);
+  // The pending wake handlers as one task (null if none).
+  Task TakeWakeTask();
 
   HostEnv env_;
   Config config_;
   Dispatcher dispatcher_;
+  // Unmanaged, only for wake-capable drivers: wake vectors complete here, so
+  // they are seen while dispatcher_ is suspended.
+  Dispatcher wake_dispatcher_;
   // Touched only on the dispatcher.
   Driver* driver_ = nullptr;
   State state_ = State::kCreated;
+  // Handlers of wake vectors that fired while suspending or suspended; they
+  // run (in firing order) as the wake task when the dispatcher resumes.
+  std::vector<Task> pending_wake_;
 
   mutable Mutex mu_;
   std::map<std::string, void*, std::less<>> protocols_ TRELLIS_GUARDED_BY(mu_);

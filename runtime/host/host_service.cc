@@ -6,6 +6,7 @@
 #include <atomic>
 #include <chrono>
 
+#include "runtime/host/wake_lease_client.h"
 #include "runtime/rpc/properties.h"
 #include "runtime/rpc/status.h"
 
@@ -63,6 +64,7 @@ grpc::ServerUnaryReactor* HostService::StartDriver(grpc::CallbackServerContext* 
   config.args.node_path = request->node_path();
   config.args.properties = std::move(*properties);
   config.args.power_managed = request->power_managed();
+  config.args.wake_capable = request->wake_capable();
   if (request->has_config()) {
     std::string json;
     (void)google::protobuf::util::MessageToJsonString(request->config(), &json);
@@ -123,8 +125,13 @@ grpc::ServerUnaryReactor* HostService::ResumeDriver(grpc::CallbackServerContext*
   auto* reactor = context->DefaultReactor();
   auto instance = FindOrFinish(request->node_path(), reactor);
   if (instance == nullptr) return reactor;
+  std::optional<WakeLease> lease;
+  if (request->has_lease()) {
+    lease = AdoptManagerLease(env_.node_channel, instance->node_token(),
+                              request->lease().lease_id(), request->lease().name());
+  }
   auto start = std::chrono::steady_clock::now();
-  instance->Resume(std::nullopt, [reactor, response, start](Result<void> result) {
+  instance->Resume(std::move(lease), [reactor, response, start](Result<void> result) {
     response->set_duration_us(MicrosSince(start));
     reactor->Finish(ToStatus(result));
   });

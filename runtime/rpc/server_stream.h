@@ -11,6 +11,7 @@
 #include <grpcpp/grpcpp.h>
 
 #include <deque>
+#include <functional>
 #include <memory>
 #include <string>
 
@@ -55,6 +56,18 @@ class ServerStream {
     if (reactor_ != nullptr && !finished_ && !writing_) reactor_->StartSendInitialMetadata();
   }
 
+  // Runs `fn` once the call is over — the client cancelled or went away, or
+  // the stream was finished — on a gRPC thread; at once if it already is.
+  void OnClosed(std::move_only_function<void()> fn) TRELLIS_EXCLUDES(mu_) {
+    {
+      MutexLock lock(mu_);
+      if (!closed_) {
+        on_closed_ = std::move(fn);
+        return;
+      }
+    }
+    fn();
+  }
   bool active() const TRELLIS_EXCLUDES(mu_) {
     MutexLock lock(mu_);
     return reactor_ != nullptr && !finished_;
@@ -104,8 +117,14 @@ class ServerStream {
   }
 
   void Detach() TRELLIS_EXCLUDES(mu_) {
-    MutexLock lock(mu_);
-    reactor_ = nullptr;
+    std::move_only_function<void()> on_closed;
+    {
+      MutexLock lock(mu_);
+      reactor_ = nullptr;
+      closed_ = true;
+      on_closed = std::move(on_closed_);
+    }
+    if (on_closed) on_closed();
   }
 
   const size_t max_pending_;
@@ -114,6 +133,8 @@ class ServerStream {
   std::deque<T> pending_ TRELLIS_GUARDED_BY(mu_);
   bool writing_ TRELLIS_GUARDED_BY(mu_) = false;
   bool finished_ TRELLIS_GUARDED_BY(mu_) = false;
+  bool closed_ TRELLIS_GUARDED_BY(mu_) = false;
+  std::move_only_function<void()> on_closed_ TRELLIS_GUARDED_BY(mu_);
 };
 
 }  // namespace trellis::rpc

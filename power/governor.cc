@@ -1,0 +1,521 @@
+#include "power/governor.h"
+
+#include <google/protobuf/util/time_util.h>
+
+#include <algorithm>
+
+namespace trellis::power {
+
+namespace {
+
+using google::protobuf::util::TimeUtil;
+using Outcome = v1::SuspendResponse::Outcome;
+
+const char* StateName(v1::SystemState state) {
+  switch (state) {
+    case v1::SYSTEM_STATE_RUNNING: return "running";
+    case v1::SYSTEM_STATE_SUSPENDING: return "suspending";
+    case v1::SYSTEM_STATE_SUSPENDED: return "suspended";
+    case v1::SYSTEM_STATE_RESUMING: return "resuming";
+    default: return "unknown";
+  }
+}
+
+std::chrono::milliseconds ToMillis(const google::protobuf::Duration& d) {
+  return std::chrono::milliseconds(TimeUtil::DurationToMilliseconds(d));
+}
+
+}  // namespace
+
+struct Governor::Attempt {
+  enum class Phase { kRunning, kSuspending, kSuspended, kFailed, kResuming, kResumed };
+
+  uint64_t seq = 0;
+  v1::SuspendRequest request;
+  SuspendDone done;
+  bool waiting = false;  // For leases to be released; nothing started yet.
+  std::chrono::steady_clock::time_point start;
+  uint64_t start_generation = 0;
+
+  std::vector<Target> plan;
+  std::vector<std::vector<int>> children;
+  std::vector<int> unsuspended_children;
+  std::vector<Phase> phase;
+  int in_flight = 0;  // Driver calls and the alarm arming.
+  size_t suspended = 0;
+
+  bool aborting = false;
+  bool committed = false;  // Reached Suspended.
+  bool resume_failed = false;
+  std::chrono::steady_clock::time_point suspended_at;
+  std::string wake_node;  // Gets a wake lease on resume.
+  v1::SuspendResponse response;
+};
+
+Governor::Governor(UnownedDispatcher dispatcher, Platform* platform,
+                   std::unique_ptr<SuspendHal> hal)
+    : dispatcher_(std::move(dispatcher)),
+      platform_(platform),
+      hal_(std::move(hal)),
+      since_(std::chrono::system_clock::now()) {}
+
+Governor::~Governor() = default;
+
+void Governor::SetState(v1::SystemState state, std::string detail) {
+  state_ = state;
+  since_ = std::chrono::system_clock::now();
+  v1::PowerEvent event;
+  *event.mutable_time() = TimeUtil::NanosecondsToTimestamp(
+      std::chrono::duration_cast<std::chrono::nanoseconds>(since_.time_since_epoch()).count());
+  event.set_state(state);
+  event.set_detail(std::move(detail));
+  platform_->PowerEvent(event);
+}
+
+std::string Governor::DescribeLeases() const {
+  std::string text;
+  auto now = std::chrono::system_clock::now();
+  for (const auto& [id, lease] : leases_) {
+    if (!text.empty()) text += "; ";
+    auto held = std::chrono::duration_cast<std::chrono::milliseconds>(now - lease.since);
+    text += "'" + lease.info.name + "' (" + lease.info.holder + ", pid " +
+            std::to_string(lease.info.pid) + ", held " + std::to_string(held.count()) + " ms)";
+  }
+  return text;
+}
+
+void Governor::Suspend(const v1::SuspendRequest& request, SuspendDone done) {
+  if (shut_down_) {
+    done(Fail(ErrorCode::kUnavailable, "the manager is shutting down"));
+    return;
+  }
+  if ((request.has_wake_after() && request.wake_after().seconds() < 0) ||
+      (request.has_wait() && request.wait().seconds() < 0) ||
+      request.wake_after().nanos() < 0 || request.wait().nanos() < 0) {
+    done(Fail(ErrorCode::kInvalidArgument, "suspend: wake_after and wait must not be negative"));
+    return;
+  }
+  if (attempt_ != nullptr) {
+    done(Fail(ErrorCode::kFailedPrecondition,
+              std::string("suspend refused: another suspend is in progress (system is ") +
+                  (attempt_->waiting ? "waiting for wake leases" : StateName(state_)) + ")"));
+    return;
+  }
+  if (request.has_expected_generation() && request.expected_generation() != generation_) {
+    done(Fail(ErrorCode::kFailedPrecondition,
+              "suspend refused: wake generation is " + std::to_string(generation_) + ", not " +
+                  std::to_string(request.expected_generation()) + " — a wake arrived since"));
+    return;
+  }
+  auto wait = ToMillis(request.wait());
+  if (!leases_.empty() && wait.count() <= 0) {
+    done(Fail(ErrorCode::kFailedPrecondition, "suspend refused: " +
+                                                  std::to_string(leases_.size()) +
+                                                  " wake lease(s) held: " + DescribeLeases()));
+    return;
+  }
+  attempt_ = std::make_unique<Attempt>();
+  attempt_->seq = next_attempt_++;
+  attempt_->request = request;
+  attempt_->done = std::move(done);
+  if (leases_.empty()) {
+    StartAttempt();
+    return;
+  }
+  attempt_->waiting = true;
+  uint64_t seq = attempt_->seq;
+  auto posted = dispatcher_.PostAfter(wait, [this, seq, wait] {
+    if (attempt_ == nullptr || attempt_->seq != seq || !attempt_->waiting) return;
+    FinishWait(Fail(ErrorCode::kDeadlineExceeded,
+                    "suspend gave up after waiting " + std::to_string(wait.count()) +
+                        " ms: wake lease(s) still held: " + DescribeLeases()));
+  });
+  if (!posted) FinishWait(Fail(ErrorCode::kUnavailable, "the manager is shutting down"));
+}
+
+void Governor::FinishWait(Result<void> result) {
+  auto attempt = std::move(attempt_);
+  attempt->done(Fail(result.error()));
+}
+
+void Governor::StartAttempt() {
+  Attempt& a = *attempt_;
+  a.waiting = false;
+  a.start = std::chrono::steady_clock::now();
+  a.start_generation = generation_;
+  SetState(v1::SYSTEM_STATE_SUSPENDING, "");
+  a.plan = platform_->PowerTargets();
+  size_t n = a.plan.size();
+  a.children.assign(n, {});
+  a.unsuspended_children.assign(n, 0);
+  a.phase.assign(n, Attempt::Phase::kRunning);
+  for (size_t i = 0; i < n; ++i) {
+    int p = a.plan[i].parent;
+    if (p >= 0) {
+      a.children[p].push_back(static_cast<int>(i));
+      ++a.unsuspended_children[p];
+    }
+  }
+  uint64_t seq = a.seq;
+  for (size_t i = 0; i < n; ++i) {
+    // A launch can complete inline and abort the attempt.
+    if (attempt_ == nullptr || attempt_->seq != seq || attempt_->aborting) return;
+    if (a.unsuspended_children[i] == 0) LaunchSuspend(static_cast<int>(i));
+  }
+  MaybeCommit();
+}
+
+uint64_t Governor::MicrosSinceStart() const {
+  return std::chrono::duration_cast<std::chrono::microseconds>(std::chrono::steady_clock::now() -
+                                                               attempt_->start)
+      .count();
+}
+
+void Governor::Record(const Target& target, v1::CallbackTiming::Phase phase, uint64_t start_us,
+                      const Result<uint64_t>& result) {
+  if (!attempt_->request.trace()) return;
+  auto* timing = attempt_->response.add_timings();
+  timing->set_driver(target.driver);
+  timing->set_node_path(target.node_path);
+  timing->set_host(target.host_id);
+  timing->set_phase(phase);
+  timing->set_start_us(start_us);
+  timing->set_duration_us(result ? *result : MicrosSinceStart() - start_us);
+  timing->set_status(result ? "ok" : result.error().ToString());
+}
+
+void Governor::LaunchSuspend(int index) {
+  Attempt& a = *attempt_;
+  a.phase[index] = Attempt::Phase::kSuspending;
+  ++a.in_flight;
+  uint64_t seq = a.seq;
+  uint64_t start_us = MicrosSinceStart();
+  platform_->SuspendDriver(a.plan[index], [this, seq, index, start_us](Result<uint64_t> result) {
+    if (attempt_ == nullptr || attempt_->seq != seq) return;
+    OnSuspended(index, start_us, std::move(result));
+  });
+}
+
+void Governor::OnSuspended(int index, uint64_t start_us, Result<uint64_t> result) {
+  Attempt& a = *attempt_;
+  --a.in_flight;
+  const Target& target = a.plan[index];
+  Record(target, v1::CallbackTiming::PHASE_SUSPEND, start_us, result);
+  if (result) {
+    a.phase[index] = Attempt::Phase::kSuspended;
+    ++a.suspended;
+    int p = target.parent;
+    if (!a.aborting && p >= 0 && --a.unsuspended_children[p] == 0) LaunchSuspend(p);
+  } else {
+    a.phase[index] = Attempt::Phase::kFailed;
+    Abort(v1::SuspendResponse::OUTCOME_FAILED_SUSPEND,
+          "driver '" + target.driver + "' at " + target.node_path +
+              " failed to suspend: " + result.error().ToString(),
+          target.driver);
+    return;
+  }
+  if (attempt_ == nullptr) return;
+  if (attempt_->aborting) {
+    if (attempt_->in_flight == 0) StartResume();
+    return;
+  }
+  MaybeCommit();
+}
+
+void Governor::MaybeCommit() {
+  Attempt& a = *attempt_;
+  if (a.aborting || a.committed || a.in_flight > 0 || a.suspended < a.plan.size()) return;
+  auto wake_after = ToMillis(a.request.wake_after());
+  if (wake_after.count() <= 0) {
+    Commit();
+    return;
+  }
+  ++a.in_flight;
+  uint64_t seq = a.seq;
+  platform_->ArmWakeAlarm(wake_after, [this, seq](Result<void> armed) {
+    if (attempt_ == nullptr || attempt_->seq != seq) return;
+    --attempt_->in_flight;
+    if (!armed) {
+      Abort(v1::SuspendResponse::OUTCOME_FAILED_SUSPEND,
+            "arming the wake alarm failed: " + armed.error().ToString(), "");
+      return;
+    }
+    if (attempt_->aborting) {
+      StartResume();
+      return;
+    }
+    Commit();
+  });
+}
+
+void Governor::Commit() {
+  Attempt& a = *attempt_;
+  // Leases and wakes abort as they arrive; this is the last line.
+  if (!leases_.empty()) {
+    Abort(v1::SuspendResponse::OUTCOME_ABORTED_BY_LEASE,
+          "wake lease(s) held at commit: " + DescribeLeases(), "");
+    return;
+  }
+  if (generation_ != a.start_generation) {
+    Abort(v1::SuspendResponse::OUTCOME_ABORTED_BY_WAKE, "a wake arrived before the commit", "");
+    return;
+  }
+  a.committed = true;
+  a.suspended_at = std::chrono::steady_clock::now();
+  SetState(v1::SYSTEM_STATE_SUSPENDED, hal_->name());
+  uint64_t seq = a.seq;
+  auto dispatcher = dispatcher_;
+  hal_->Enter([this, dispatcher, seq](Result<std::string> woke) mutable {
+    (void)dispatcher.Post([this, seq, woke = std::move(woke)]() mutable {
+      if (attempt_ == nullptr || attempt_->seq != seq || state_ != v1::SYSTEM_STATE_SUSPENDED) {
+        return;
+      }
+      if (woke) {
+        ++generation_;
+        Wake(*woke, "", "");
+        return;
+      }
+      // Entering low power failed: the drivers come back up.
+      attempt_->committed = false;
+      attempt_->response.set_outcome(v1::SuspendResponse::OUTCOME_FAILED_SUSPEND);
+      attempt_->response.set_error("suspend HAL " + hal_->name() + ": " + woke.error().ToString());
+      attempt_->aborting = true;
+      StartResume();
+    });
+  });
+}
+
+void Governor::Abort(Outcome outcome, std::string error, std::string failed_driver) {
+  if (attempt_ == nullptr || attempt_->waiting || attempt_->committed) return;
+  Attempt& a = *attempt_;
+  if (!a.aborting) {
+    a.aborting = true;
+    a.response.set_outcome(outcome);
+    a.response.set_error(std::move(error));
+    a.response.set_failed_driver(std::move(failed_driver));
+  }
+  if (a.in_flight == 0) StartResume();
+}
+
+void Governor::Wake(std::string reason, std::string node_path, std::string driver) {
+  Attempt& a = *attempt_;
+  hal_->Wake();
+  a.response.set_wake_reason(reason);
+  a.response.set_wake_driver(std::move(driver));
+  a.response.set_wake_node_path(node_path);
+  a.wake_node = std::move(node_path);
+  auto slept = std::chrono::steady_clock::now() - a.suspended_at;
+  *a.response.mutable_suspended_for() = TimeUtil::NanosecondsToDuration(
+      std::chrono::duration_cast<std::chrono::nanoseconds>(slept).count());
+  StartResume();
+}
+
+void Governor::StartResume() {
+  Attempt& a = *attempt_;
+  if (state_ != v1::SYSTEM_STATE_RESUMING) {
+    std::string detail = a.committed ? a.response.wake_reason() : a.response.error();
+    SetState(v1::SYSTEM_STATE_RESUMING, detail);
+  }
+  uint64_t seq = a.seq;
+  for (size_t i = 0; i < a.plan.size(); ++i) {
+    if (attempt_ == nullptr || attempt_->seq != seq) return;
+    if (a.phase[i] != Attempt::Phase::kSuspended) continue;
+    int p = a.plan[i].parent;
+    bool parent_down = p >= 0 && (a.phase[p] == Attempt::Phase::kSuspended ||
+                                  a.phase[p] == Attempt::Phase::kResuming);
+    if (!parent_down) LaunchResume(static_cast<int>(i));
+  }
+  if (attempt_ != nullptr && attempt_->seq == seq) MaybeFinish();
+}
+
+void Governor::LaunchResume(int index) {
+  Attempt& a = *attempt_;
+  a.phase[index] = Attempt::Phase::kResuming;
+  ++a.in_flight;
+  const Target& target = a.plan[index];
+  std::optional<LeaseGrant> grant;
+  if (!a.wake_node.empty() && target.node_path == a.wake_node) {
+    // Taken for the driver before it runs again, so the system cannot
+    // suspend before the driver has handled its wake.
+    std::string name = "wake:" + a.response.wake_reason();
+    uint64_t id = next_lease_++;
+    leases_[id] = Lease{{name, target.node_path, 0, 0}, std::chrono::system_clock::now()};
+    grant = LeaseGrant{id, name};
+  }
+  uint64_t seq = a.seq;
+  uint64_t start_us = MicrosSinceStart();
+  platform_->ResumeDriver(target, std::move(grant),
+                          [this, seq, index, start_us](Result<uint64_t> result) {
+                            if (attempt_ == nullptr || attempt_->seq != seq) return;
+                            OnResumed(index, start_us, std::move(result));
+                          });
+}
+
+void Governor::OnResumed(int index, uint64_t start_us, Result<uint64_t> result) {
+  Attempt& a = *attempt_;
+  --a.in_flight;
+  a.phase[index] = Attempt::Phase::kResumed;
+  const Target& target = a.plan[index];
+  Record(target, v1::CallbackTiming::PHASE_RESUME, start_us, result);
+  if (!result && !a.resume_failed) {
+    a.resume_failed = true;
+    if (!a.aborting) {
+      a.response.set_failed_driver(target.driver);
+      a.response.set_error("driver '" + target.driver + "' at " + target.node_path +
+                           " failed to resume: " + result.error().ToString());
+    }
+  }
+  uint64_t seq = a.seq;
+  for (int child : a.children[index]) {
+    if (attempt_ == nullptr || attempt_->seq != seq) return;
+    if (a.phase[child] == Attempt::Phase::kSuspended) LaunchResume(child);
+  }
+  if (attempt_ != nullptr && attempt_->seq == seq) MaybeFinish();
+}
+
+void Governor::MaybeFinish() {
+  Attempt& a = *attempt_;
+  if (a.in_flight > 0) return;
+  // Descendants of a driver that never suspended were not blocked by it;
+  // anything still suspended here would be a planning bug — resume it.
+  for (size_t i = 0; i < a.plan.size(); ++i) {
+    if (a.phase[i] == Attempt::Phase::kSuspended) {
+      LaunchResume(static_cast<int>(i));
+      return;
+    }
+  }
+  auto& r = a.response;
+  if (!a.aborting) {
+    r.set_outcome(a.resume_failed ? v1::SuspendResponse::OUTCOME_FAILED_RESUME
+                                  : v1::SuspendResponse::OUTCOME_RESUMED);
+  }
+  switch (r.outcome()) {
+    case v1::SuspendResponse::OUTCOME_RESUMED:
+      stats_.set_success(stats_.success() + 1);
+      break;
+    case v1::SuspendResponse::OUTCOME_ABORTED_BY_LEASE:
+      stats_.set_aborted_by_lease(stats_.aborted_by_lease() + 1);
+      break;
+    case v1::SuspendResponse::OUTCOME_ABORTED_BY_WAKE:
+      stats_.set_aborted_by_wake(stats_.aborted_by_wake() + 1);
+      break;
+    case v1::SuspendResponse::OUTCOME_FAILED_SUSPEND:
+    case v1::SuspendResponse::OUTCOME_FAILED_RESUME:
+      stats_.set_fail(stats_.fail() + 1);
+      if (r.outcome() == v1::SuspendResponse::OUTCOME_FAILED_SUSPEND) {
+        stats_.set_failed_suspend(stats_.failed_suspend() + 1);
+      } else {
+        stats_.set_failed_resume(stats_.failed_resume() + 1);
+      }
+      stats_.set_last_failed_driver(r.failed_driver());
+      stats_.set_last_failed_error(r.error());
+      break;
+    default:
+      break;
+  }
+  if (r.has_suspended_for()) {
+    *stats_.mutable_total_suspended() = stats_.total_suspended() + r.suspended_for();
+  }
+  r.set_wake_generation(generation_);
+  auto attempt = std::move(attempt_);
+  std::string detail = r.outcome() == v1::SuspendResponse::OUTCOME_RESUMED
+                           ? "resumed: " + r.wake_reason()
+                           : v1::SuspendResponse::Outcome_Name(r.outcome()) + ": " + r.error();
+  SetState(v1::SYSTEM_STATE_RUNNING, detail);
+  attempt->done(std::move(r));
+}
+
+void Governor::Resume(std::string reason) {
+  if (reason.empty()) reason = "resume request";
+  if (attempt_ == nullptr || attempt_->waiting) return;
+  ++generation_;
+  if (state_ == v1::SYSTEM_STATE_SUSPENDED) {
+    Wake(std::move(reason), "", "");
+  } else if (state_ == v1::SYSTEM_STATE_SUSPENDING) {
+    attempt_->response.set_wake_reason(reason);
+    Abort(v1::SuspendResponse::OUTCOME_ABORTED_BY_WAKE, "aborted by " + reason, "");
+  }
+}
+
+uint64_t Governor::ReportWake(std::string reason, std::string node_path, std::string driver) {
+  ++generation_;
+  if (attempt_ == nullptr || attempt_->waiting) return generation_;
+  if (state_ == v1::SYSTEM_STATE_SUSPENDED) {
+    Wake(std::move(reason), std::move(node_path), std::move(driver));
+  } else if (state_ == v1::SYSTEM_STATE_SUSPENDING && !attempt_->aborting) {
+    Attempt& a = *attempt_;
+    a.response.set_wake_reason(reason);
+    a.response.set_wake_driver(driver);
+    a.response.set_wake_node_path(node_path);
+    a.wake_node = node_path;
+    Abort(v1::SuspendResponse::OUTCOME_ABORTED_BY_WAKE,
+          "wake from " + (node_path.empty() ? std::string("the platform") : node_path) + ": " +
+              reason,
+          "");
+  }
+  return generation_;
+}
+
+uint64_t Governor::AcquireLease(LeaseInfo info) {
+  uint64_t id = next_lease_++;
+  std::string what = "wake lease '" + info.name + "' acquired by " + info.holder +
+                     (info.pid != 0 ? " (pid " + std::to_string(info.pid) + ")" : "");
+  leases_[id] = Lease{std::move(info), std::chrono::system_clock::now()};
+  if (attempt_ == nullptr || attempt_->waiting) return id;
+  if (state_ == v1::SYSTEM_STATE_SUSPENDED) {
+    ++generation_;
+    Wake(what, "", "");
+  } else if (state_ == v1::SYSTEM_STATE_SUSPENDING) {
+    Abort(v1::SuspendResponse::OUTCOME_ABORTED_BY_LEASE, "aborted: " + what, "");
+  }
+  return id;
+}
+
+bool Governor::ReleaseLease(uint64_t id) {
+  if (leases_.erase(id) == 0) return false;
+  if (leases_.empty() && attempt_ != nullptr && attempt_->waiting) StartAttempt();
+  return true;
+}
+
+void Governor::ReleaseLeasesOf(const std::string& holder) {
+  std::vector<uint64_t> ids;
+  for (const auto& [id, lease] : leases_) {
+    if (lease.info.holder == holder) ids.push_back(id);
+  }
+  for (uint64_t id : ids) ReleaseLease(id);
+}
+
+v1::StatusResponse Governor::Status() const {
+  v1::StatusResponse status;
+  status.set_state(state_);
+  status.set_wake_generation(generation_);
+  *status.mutable_leases() = Leases().leases();
+  *status.mutable_since() = TimeUtil::NanosecondsToTimestamp(
+      std::chrono::duration_cast<std::chrono::nanoseconds>(since_.time_since_epoch()).count());
+  return status;
+}
+
+v1::ListLeasesResponse Governor::Leases() const {
+  v1::ListLeasesResponse list;
+  for (const auto& [id, lease] : leases_) {
+    auto* info = list.add_leases();
+    info->set_lease_id(id);
+    info->set_name(lease.info.name);
+    info->set_pid(lease.info.pid);
+    info->set_uid(lease.info.uid);
+    info->set_holder(lease.info.holder);
+    *info->mutable_since() = TimeUtil::NanosecondsToTimestamp(
+        std::chrono::duration_cast<std::chrono::nanoseconds>(lease.since.time_since_epoch())
+            .count());
+  }
+  return list;
+}
+
+void Governor::Shutdown() {
+  shut_down_ = true;
+  if (attempt_ == nullptr) return;
+  auto attempt = std::move(attempt_);
+  attempt->done(Fail(ErrorCode::kUnavailable, "the manager is shutting down"));
+}
+
+}  // namespace trellis::power

@@ -1,0 +1,159 @@
+// Governor: the system power state machine (after Fuchsia's System Activity
+// Governor and Linux's dpm_suspend/dpm_resume), owned by the manager.
+//
+//   Running → Suspending → Suspended → Resuming → Running
+//
+// Suspend: refused while wake leases are held (or waits for them, with a
+// deadline). Drivers suspend children before parents; independent subtrees
+// and hosts in parallel. A driver error or missed deadline, a lease granted
+// or a wake reported at any point before the commit aborts: every driver
+// already suspended is resumed exactly once, parents before children, and
+// the system is Running again. The commit (state Suspended, then the HAL)
+// happens in one dispatcher task, so a lease or wake is either seen before
+// it (abort) or after it (wake): never lost.
+//
+// Resume: parents before children; the driver whose wake vector fired gets a
+// wake lease taken on its behalf.
+//
+// Threading: every method runs on the dispatcher given at construction (the
+// manager's); Platform calls complete onto it.
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <functional>
+#include <map>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "power/suspend_hal.h"
+#include "runtime/dispatcher.h"
+#include "runtime/error.h"
+#include "trellis/power/v1/power.pb.h"
+
+namespace trellis::power {
+
+// One power-managed driver, as the governor plans a suspend.
+struct Target {
+  std::string node_path;
+  std::string driver;
+  std::string host_id;
+  // Index (in the plan) of the nearest power-managed ancestor; -1 if none.
+  int parent = -1;
+  std::chrono::milliseconds suspend_timeout{0};
+  std::chrono::milliseconds resume_timeout{0};
+};
+
+// A lease the governor took for a driver whose wake vector fired.
+struct LeaseGrant {
+  uint64_t id = 0;
+  std::string name;
+};
+
+// What the governor drives; the manager implements it.
+class Platform {
+ public:
+  // Completion of a driver callback: the time the host measured, or why it
+  // failed (a missed deadline is kDeadlineExceeded; the platform has then
+  // killed the host and handles it as a crash). Every completion runs in a
+  // later task on the governor's dispatcher, never inline in the call.
+  using CallDone = std::move_only_function<void(Result<uint64_t> duration_us)>;
+
+  virtual ~Platform() = default;
+  // Every bound, running, power-managed driver; parents before children.
+  virtual std::vector<Target> PowerTargets() = 0;
+  virtual void SuspendDriver(const Target& target, CallDone done) = 0;
+  virtual void ResumeDriver(const Target& target, std::optional<LeaseGrant> lease,
+                            CallDone done) = 0;
+  // Arms the wake alarm `after` from now (Power.Suspend wake_after).
+  virtual void ArmWakeAlarm(std::chrono::milliseconds after,
+                            std::move_only_function<void(Result<void>)> done) = 0;
+  // A state transition, for watchers and logs.
+  virtual void PowerEvent(const v1::PowerEvent& event) = 0;
+};
+
+struct LeaseInfo {
+  std::string name;
+  std::string holder;  // "client" or a node path.
+  uint32_t pid = 0;
+  uint32_t uid = 0;
+};
+
+class Governor {
+ public:
+  using SuspendDone = std::move_only_function<void(Result<v1::SuspendResponse>)>;
+
+  Governor(UnownedDispatcher dispatcher, Platform* platform, std::unique_ptr<SuspendHal> hal);
+  ~Governor();
+
+  // Power.Suspend. `done` runs once the system is Running again (or the
+  // request was refused).
+  // Errors: kFailedPrecondition (not Running, generation mismatch, leases
+  // held and no wait), kDeadlineExceeded (leases still held after wait),
+  // kInvalidArgument (negative durations).
+  void Suspend(const v1::SuspendRequest& request, SuspendDone done);
+  // Power.Resume: wakes a Suspended system, aborts a Suspending one.
+  void Resume(std::string reason);
+  // A wake vector fired (node_path empty when not driver-caused). Bumps
+  // the wake generation; returns it.
+  uint64_t ReportWake(std::string reason, std::string node_path, std::string driver);
+
+  // Wake leases. Acquiring one aborts a suspend in progress and wakes a
+  // suspended system.
+  uint64_t AcquireLease(LeaseInfo info);
+  // False if there is no such lease.
+  bool ReleaseLease(uint64_t id);
+  // Releases every lease whose holder is `holder` (a removed node).
+  void ReleaseLeasesOf(const std::string& holder);
+
+  v1::SystemState state() const { return state_; }
+  uint64_t wake_generation() const { return generation_; }
+  v1::StatusResponse Status() const;
+  v1::ListLeasesResponse Leases() const;
+  v1::SuspendStats Stats() const { return stats_; }
+  // Fails a waiting or running suspend request (manager shutdown).
+  void Shutdown();
+
+ private:
+  struct Attempt;
+  struct Lease {
+    LeaseInfo info;
+    std::chrono::system_clock::time_point since;
+  };
+
+  void SetState(v1::SystemState state, std::string detail);
+  std::string DescribeLeases() const;
+  void StartAttempt();
+  void FinishWait(Result<void> result);
+  void LaunchSuspend(int index);
+  void OnSuspended(int index, uint64_t started_us, Result<uint64_t> result);
+  void MaybeCommit();
+  void Commit();
+  void Abort(v1::SuspendResponse::Outcome outcome, std::string error, std::string failed_driver);
+  void Wake(std::string reason, std::string node_path, std::string driver);
+  void StartResume();
+  void LaunchResume(int index);
+  void OnResumed(int index, uint64_t started_us, Result<uint64_t> result);
+  void MaybeFinish();
+  void Record(const Target& target, v1::CallbackTiming::Phase phase, uint64_t start_us,
+              const Result<uint64_t>& result);
+  uint64_t MicrosSinceStart() const;
+
+  const UnownedDispatcher dispatcher_;
+  Platform* const platform_;
+  const std::unique_ptr<SuspendHal> hal_;
+
+  v1::SystemState state_ = v1::SYSTEM_STATE_RUNNING;
+  std::chrono::system_clock::time_point since_;
+  uint64_t generation_ = 0;
+  std::map<uint64_t, Lease> leases_;
+  uint64_t next_lease_ = 1;
+  uint64_t next_attempt_ = 1;
+  v1::SuspendStats stats_;
+  std::unique_ptr<Attempt> attempt_;
+  bool shut_down_ = false;
+};
+
+}  // namespace trellis::power

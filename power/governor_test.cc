@@ -1,0 +1,257 @@
+// The governor's state machine against a scripted platform (the real
+// manager and hosts are exercised in tests/integration/power_test.cc).
+#include "power/governor.h"
+
+#include <gtest/gtest.h>
+
+#include <future>
+#include <map>
+
+#include "runtime/runtime.h"
+
+namespace trellis::power {
+namespace {
+
+using v1::SuspendResponse;
+
+// Drivers answer from a script; every completion is a later dispatcher task,
+// as the Platform contract requires.
+class ScriptedPlatform final : public Platform {
+ public:
+  explicit ScriptedPlatform(UnownedDispatcher dispatcher) : dispatcher_(std::move(dispatcher)) {}
+
+  std::vector<Target> targets;
+  std::map<std::string, Result<uint64_t>> suspend_result;  // Default: Ok(1).
+  std::vector<std::string> calls;                          // "suspend x", "resume x [lease]"
+  std::map<std::string, int> resumes;
+  std::vector<v1::SystemState> states;
+  std::function<void(const std::string&)> on_suspend;  // Runs before the answer.
+
+  std::vector<Target> PowerTargets() override { return targets; }
+  void SuspendDriver(const Target& target, CallDone done) override {
+    calls.push_back("suspend " + target.node_path);
+    if (on_suspend) on_suspend(target.node_path);
+    auto it = suspend_result.find(target.node_path);
+    Result<uint64_t> result = it == suspend_result.end() ? Result<uint64_t>(1) : it->second;
+    (void)dispatcher_.Post([done = std::move(done), result]() mutable { done(result); });
+  }
+  void ResumeDriver(const Target& target, std::optional<LeaseGrant> lease,
+                    CallDone done) override {
+    calls.push_back("resume " + target.node_path + (lease ? " lease" : ""));
+    ++resumes[target.node_path];
+    (void)dispatcher_.Post([done = std::move(done)]() mutable { done(uint64_t{1}); });
+  }
+  void ArmWakeAlarm(std::chrono::milliseconds,
+                    std::move_only_function<void(Result<void>)> done) override {
+    calls.push_back("alarm");
+    (void)dispatcher_.Post([done = std::move(done)]() mutable { done(Ok()); });
+  }
+  void PowerEvent(const v1::PowerEvent& event) override { states.push_back(event.state()); }
+
+ private:
+  UnownedDispatcher dispatcher_;
+};
+
+// Runs `fn` on `dispatcher` and waits for it.
+template <typename Fn>
+auto RunOn(UnownedDispatcher dispatcher, Fn fn) -> decltype(fn()) {
+  std::promise<decltype(fn())> result;
+  (void)dispatcher.Post([&] {
+    if constexpr (std::is_void_v<decltype(fn())>) {
+      fn();
+      result.set_value();
+    } else {
+      result.set_value(fn());
+    }
+  });
+  return result.get_future().get();
+}
+
+class GovernorTest : public ::testing::Test {
+ protected:
+  GovernorTest()
+      : runtime_(Runtime::Create({.threads = 2}).value()),
+        dispatcher_(Dispatcher::Create(*runtime_, {.name = "governor"})),
+        platform_(dispatcher_.borrow()) {
+    RunOn(dispatcher_.borrow(), [&] {
+      governor_ = std::make_unique<Governor>(dispatcher_.borrow(), &platform_, MakeSimulatedHal());
+    });
+    // root.a ─┬─ root.a.b
+    //         └─ root.a.c        root.d (independent)
+    platform_.targets = {{"root.a", "drv", "h1", -1},
+                         {"root.a.b", "drv", "h1", 0},
+                         {"root.a.c", "drv", "h2", 0},
+                         {"root.d", "drv", "h2", -1}};
+  }
+  ~GovernorTest() override {
+    RunOn(dispatcher_.borrow(), [&] { governor_.reset(); });
+  }
+
+  template <typename Fn>
+  auto Run(Fn fn) {
+    return RunOn(dispatcher_.borrow(), std::move(fn));
+  }
+
+  // Starts a suspend; the returned future holds its answer.
+  std::future<Result<SuspendResponse>> StartSuspend(v1::SuspendRequest request = {}) {
+    auto promise = std::make_shared<std::promise<Result<SuspendResponse>>>();
+    auto future = promise->get_future();
+    Run([&] {
+      governor_->Suspend(request, [promise](Result<SuspendResponse> r) {
+        promise->set_value(std::move(r));
+      });
+    });
+    return future;
+  }
+
+  // Waits (by polling the dispatcher, no sleeps) until the state is reached.
+  void AwaitState(v1::SystemState state) {
+    for (int i = 0; i < 1'000'000; ++i) {
+      if (Run([&] { return governor_->state(); }) == state) return;
+      std::this_thread::yield();
+    }
+    FAIL() << "state " << v1::SystemState_Name(state) << " never reached";
+  }
+
+  size_t IndexOf(const std::string& call) const {
+    auto it = std::find(platform_.calls.begin(), platform_.calls.end(), call);
+    EXPECT_NE(it, platform_.calls.end()) << call;
+    return static_cast<size_t>(it - platform_.calls.begin());
+  }
+
+  std::unique_ptr<Runtime> runtime_;
+  Dispatcher dispatcher_;
+  ScriptedPlatform platform_;
+  std::unique_ptr<Governor> governor_;
+};
+
+TEST_F(GovernorTest, SuspendsChildrenFirstAndResumesParentsFirst) {
+  auto done = StartSuspend();
+  AwaitState(v1::SYSTEM_STATE_SUSPENDED);
+  Run([&] { governor_->Resume("test"); });
+  auto response = done.get();
+  ASSERT_TRUE(response.has_value()) << response.error().ToString();
+  EXPECT_EQ(response->outcome(), SuspendResponse::OUTCOME_RESUMED);
+  EXPECT_EQ(response->wake_reason(), "test");
+  Run([&] {
+    EXPECT_LT(IndexOf("suspend root.a.b"), IndexOf("suspend root.a"));
+    EXPECT_LT(IndexOf("suspend root.a.c"), IndexOf("suspend root.a"));
+    EXPECT_LT(IndexOf("resume root.a"), IndexOf("resume root.a.b"));
+    EXPECT_LT(IndexOf("resume root.a"), IndexOf("resume root.a.c"));
+    for (const auto& t : platform_.targets) EXPECT_EQ(platform_.resumes[t.node_path], 1);
+    EXPECT_EQ(governor_->state(), v1::SYSTEM_STATE_RUNNING);
+    EXPECT_EQ(governor_->Stats().success(), 1u);
+  });
+}
+
+TEST_F(GovernorTest, FailureResumesEverySuspendedDriverOnce) {
+  platform_.suspend_result.emplace("root.a", Fail(ErrorCode::kInternal, "injected"));
+  auto response = StartSuspend().get();
+  ASSERT_TRUE(response.has_value());
+  EXPECT_EQ(response->outcome(), SuspendResponse::OUTCOME_FAILED_SUSPEND);
+  EXPECT_EQ(response->failed_driver(), "drv");
+  EXPECT_NE(response->error().find("root.a failed to suspend: "), std::string::npos)
+      << response->error();
+  Run([&] {
+    EXPECT_EQ(platform_.resumes["root.a"], 0);  // It never suspended.
+    EXPECT_EQ(platform_.resumes["root.a.b"], 1);
+    EXPECT_EQ(platform_.resumes["root.a.c"], 1);
+    EXPECT_EQ(platform_.resumes["root.d"], 1);
+    EXPECT_EQ(governor_->state(), v1::SYSTEM_STATE_RUNNING);
+    EXPECT_EQ(governor_->Stats().failed_suspend(), 1u);
+    EXPECT_EQ(governor_->Stats().last_failed_driver(), "drv");
+  });
+}
+
+TEST_F(GovernorTest, HeldLeaseRefusesAndNamesTheHolder) {
+  uint64_t id = Run([&] { return governor_->AcquireLease({"ota", "client", 42, 0}); });
+  auto refused = StartSuspend().get();
+  ASSERT_FALSE(refused.has_value());
+  EXPECT_EQ(refused.error().code(), ErrorCode::kFailedPrecondition);
+  EXPECT_NE(refused.error().message().find("'ota' (client, pid 42"), std::string::npos)
+      << refused.error().message();
+
+  v1::SuspendRequest request;
+  request.mutable_wait()->set_seconds(60);
+  auto waiting = StartSuspend(request);
+  Run([&] { EXPECT_EQ(governor_->state(), v1::SYSTEM_STATE_RUNNING); });
+  Run([&] { EXPECT_TRUE(governor_->ReleaseLease(id)); });
+  AwaitState(v1::SYSTEM_STATE_SUSPENDED);
+  Run([&] { governor_->Resume(""); });
+  EXPECT_EQ(waiting.get()->outcome(), SuspendResponse::OUTCOME_RESUMED);
+}
+
+TEST_F(GovernorTest, WaitGivesUpWithDeadlineExceeded) {
+  Run([&] { governor_->AcquireLease({"hold", "root.x", 7, 0}); });
+  v1::SuspendRequest request;
+  request.mutable_wait()->set_nanos(1'000'000);  // 1 ms.
+  auto response = StartSuspend(request).get();
+  ASSERT_FALSE(response.has_value());
+  EXPECT_EQ(response.error().code(), ErrorCode::kDeadlineExceeded);
+  EXPECT_NE(response.error().message().find("'hold' (root.x"), std::string::npos);
+}
+
+TEST_F(GovernorTest, LeaseDuringSuspendAborts) {
+  platform_.on_suspend = [&](const std::string& path) {
+    if (path == "root.a.c") governor_->AcquireLease({"late", "client", 1, 0});
+  };
+  auto response = StartSuspend().get();
+  ASSERT_TRUE(response.has_value());
+  EXPECT_EQ(response->outcome(), SuspendResponse::OUTCOME_ABORTED_BY_LEASE);
+  Run([&] {
+    for (const auto& call : platform_.calls) EXPECT_NE(call, "suspend root.a");
+    EXPECT_EQ(governor_->Stats().aborted_by_lease(), 1u);
+  });
+}
+
+TEST_F(GovernorTest, WakeWhileSuspendedGivesTheWakingDriverALease) {
+  auto done = StartSuspend();
+  AwaitState(v1::SYSTEM_STATE_SUSPENDED);
+  uint64_t generation = Run([&] { return governor_->wake_generation(); });
+  Run([&] { governor_->ReportWake("irq 5", "root.a.b", "drv"); });
+  auto response = done.get();
+  ASSERT_TRUE(response.has_value());
+  EXPECT_EQ(response->outcome(), SuspendResponse::OUTCOME_RESUMED);
+  EXPECT_EQ(response->wake_node_path(), "root.a.b");
+  EXPECT_EQ(response->wake_generation(), generation + 1);
+  Run([&] {
+    IndexOf("resume root.a.b lease");
+    IndexOf("resume root.a.c");
+    ASSERT_EQ(governor_->Leases().leases_size(), 1);
+    EXPECT_EQ(governor_->Leases().leases(0).holder(), "root.a.b");
+  });
+}
+
+TEST_F(GovernorTest, ExpectedGenerationMismatchIsRefused) {
+  Run([&] { governor_->ReportWake("early", "", ""); });
+  v1::SuspendRequest request;
+  request.set_expected_generation(0);
+  auto response = StartSuspend(request).get();
+  ASSERT_FALSE(response.has_value());
+  EXPECT_EQ(response.error().code(), ErrorCode::kFailedPrecondition);
+}
+
+TEST_F(GovernorTest, WakeAfterArmsTheAlarmBeforeCommitting) {
+  v1::SuspendRequest request;
+  request.mutable_wake_after()->set_seconds(5);
+  auto done = StartSuspend(request);
+  AwaitState(v1::SYSTEM_STATE_SUSPENDED);
+  Run([&] {
+    EXPECT_EQ(platform_.calls.back(), "alarm");
+    governor_->ReportWake("alarm", "root.alarm", "alarm");
+  });
+  EXPECT_EQ(done.get()->wake_reason(), "alarm");
+}
+
+TEST_F(GovernorTest, SecondSuspendIsRefusedWhileOneRuns) {
+  auto first = StartSuspend();
+  AwaitState(v1::SYSTEM_STATE_SUSPENDED);
+  auto second = StartSuspend().get();
+  ASSERT_FALSE(second.has_value());
+  EXPECT_EQ(second.error().code(), ErrorCode::kFailedPrecondition);
+  Run([&] { governor_->Resume(""); });
+  EXPECT_TRUE(first.get().has_value());
+}
+
+}  // namespace
+}  // namespace trellis::power
