@@ -241,6 +241,7 @@ void Manager::StopNodeDriver(const std::string& path, std::move_only_function<vo
     if (node == nullptr) return;
     node_tokens_.erase(node->token);
     RevokeClientTokensFor(path);
+    governor_->ReleaseLeasesOf(path);
     auto host = hosts_.find(node->host_id);
     if (host != hosts_.end()) host->second->nodes.erase(path);
     if (!node->driver.empty()) Publish(TopologyEvent::KIND_DRIVER_STOPPED, node, "removed");

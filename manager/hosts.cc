@@ -113,6 +113,7 @@ void Manager::OnHostExit(const std::string& id, uint64_t generation) {
     if (node == nullptr || node->state == NodeState::kRemoving || node->host_id != id) continue;
     node_tokens_.erase(node->token);
     RevokeClientTokensFor(path);
+    governor_->ReleaseLeasesOf(path);  // Leases the manager granted it on wake.
     if (requested) {
       node->restarts = 0;  // RestartHost resets the budget.
       RestartInPlace(node);

@@ -8,6 +8,7 @@
 
 #include "manager/driver_manager_service.h"
 #include "manager/node_channel_service.h"
+#include "manager/power_service.h"
 #include "runtime/rpc/properties.h"
 
 namespace trellis::manager {
@@ -97,13 +98,26 @@ Result<void> Manager::Boot() {
     launcher_ = std::make_unique<ProcessLauncher>(options_.host_binary);
   }
 
+  std::unique_ptr<power::SuspendHal> hal;
+  if (!options_.suspend_hal.empty()) {
+    TRELLIS_ASSIGN_OR_RETURN(hal, power::MakeHalFromSpec(options_.suspend_hal), "--suspend-hal");
+  } else if (board_.board.suspend_hal().kind() == manifest::v1::SuspendHal::LINUX_SYSFS) {
+    TRELLIS_ASSIGN_OR_RETURN(hal, power::MakeSysfsHal(board_.board.suspend_hal().state_path()),
+                             "board " + options_.board.string());
+  } else {
+    hal = power::MakeSimulatedHal();
+  }
+  governor_ = std::make_unique<power::Governor>(dispatcher_.borrow(),
+                                                static_cast<power::Platform*>(this), std::move(hal));
   node_channel_service_ = std::make_unique<NodeChannelService>(this);
   manager_service_ = std::make_unique<DriverManagerService>(this);
+  power_service_ = std::make_unique<PowerService>(this);
   grpc::ServerBuilder internal;
   internal.RegisterService(node_channel_service_.get());
   internal_server_ = internal.BuildAndStart();
   grpc::ServerBuilder clients;
   clients.RegisterService(manager_service_.get());
+  clients.RegisterService(power_service_.get());
   client_server_ = clients.BuildAndStart();
   if (!internal_server_ || !client_server_) {
     return Fail(ErrorCode::kInternal, "cannot start the manager's gRPC servers");
@@ -128,7 +142,12 @@ Result<void> Manager::Boot() {
 Manager::~Manager() {
   if (dispatcher_) {
     std::promise<void> stopped;
-    auto posted = dispatcher_.Post([&] { ShutdownAll([&] { stopped.set_value(); }); });
+    auto posted = dispatcher_.Post([&] {
+      // A suspend in progress is answered; stopping resumes suspended
+      // drivers before their Stop hook.
+      if (governor_) governor_->Shutdown();
+      ShutdownAll([&] { stopped.set_value(); });
+    });
     if (posted) stopped.get_future().wait_for(options_.stop_timeout * 2);
   }
   if (acceptor_) acceptor_->Stop();
@@ -152,12 +171,15 @@ Manager::~Manager() {
       }
       for (auto& watcher : watchers_) watcher->Finish(grpc::Status::CANCELLED);
       watchers_.clear();
+      for (auto& watcher : power_watchers_) watcher->Finish(grpc::Status::CANCELLED);
+      power_watchers_.clear();
     });
     // Every call to a host captured `this`; with the hosts dead they fail at
     // once, and their callbacks must have run before the manager goes.
     if (!WaitForIdle(options_.stop_timeout)) {
       std::fprintf(stderr, "trellis-manager: calls to hosts still pending at exit\n");
     }
+    RunSync([&] { governor_.reset(); });
     (void)dispatcher_.Shutdown();
   }
   launcher_.reset();

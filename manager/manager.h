@@ -24,9 +24,11 @@
 #include "manager/host/host_launcher.h"
 #include "manager/manifest/manifest.h"
 #include "manager/topology/topology.h"
+#include "power/governor.h"
 #include "runtime/dispatcher.h"
 #include "runtime/error.h"
 #include "runtime/mutex.h"
+#include "runtime/rpc/async_call.h"
 #include "runtime/rpc/server_stream.h"
 #include "runtime/runtime.h"
 #include "trellis/host/v1/host.grpc.pb.h"
@@ -50,12 +52,18 @@ struct ManagerOptions {
   uint32_t default_max_restarts = 3;
   // Prints topology events to stderr as they happen.
   bool log_events = true;
+  // Deadline of a driver's suspend or resume hook when its manifest sets none.
+  std::chrono::milliseconds power_timeout{2'000};
+  // Overrides the board's suspend HAL: "simulated", "linux-sysfs" or
+  // "linux-sysfs:<path>"; empty keeps the board's choice.
+  std::string suspend_hal;
 };
 
 class NodeChannelService;
 class DriverManagerService;
+class PowerService;
 
-class Manager {
+class Manager final : private power::Platform {
  public:
   // Loads the board and the driver manifests (bad driver manifests are
   // reported and skipped), starts the servers and binds the board's nodes.
@@ -75,6 +83,7 @@ class Manager {
  private:
   friend class NodeChannelService;
   friend class DriverManagerService;
+  friend class PowerService;
 
   struct DriverRecord {
     DriverManifestFile file;
@@ -146,6 +155,22 @@ class Manager {
   // Shuts a host down once no node is assigned to it; forgets a dead one.
   void ReleaseHostIfIdle(const std::string& host_id);
 
+  // ---- Power (power.cc): what the governor drives ----
+  std::vector<power::Target> PowerTargets() override;
+  void SuspendDriver(const power::Target& target, CallDone done) override;
+  void ResumeDriver(const power::Target& target, std::optional<power::LeaseGrant> lease,
+                    CallDone done) override;
+  void ArmWakeAlarm(std::chrono::milliseconds after,
+                    std::move_only_function<void(Result<void>)> done) override;
+  void PowerEvent(const power::v1::PowerEvent& event) override;
+  // The host running `target`'s driver, if it still does.
+  HostRecord* LiveHostOf(const power::Target& target);
+  // One suspend/resume call with the hook's deadline; a miss kills the host.
+  template <typename Request, typename Response>
+  void CallPowerHook(const power::Target& target, const char* hook,
+                     std::chrono::milliseconds deadline, Request request,
+                     const rpc::Invoke<Request, Response>& invoke, CallDone done);
+
   // ---- Events and idle tracking ----
   void Publish(manager::v1::TopologyEvent::Kind kind, const Node* node, std::string detail,
                std::string host_id = "");
@@ -162,6 +187,7 @@ class Manager {
   std::unique_ptr<HostLauncher> launcher_;
   std::unique_ptr<NodeChannelService> node_channel_service_;
   std::unique_ptr<DriverManagerService> manager_service_;
+  std::unique_ptr<PowerService> power_service_;
   std::unique_ptr<grpc::Server> internal_server_;  // NodeChannel, over socketpairs.
   std::unique_ptr<grpc::Server> client_server_;    // DriverManager, via the acceptor.
   std::unique_ptr<PeerAcceptor> acceptor_;
@@ -181,6 +207,8 @@ class Manager {
   std::map<std::string, std::string> node_tokens_;  // Node-channel token → node path.
   std::map<std::string, ClientToken> client_tokens_;
   std::vector<std::shared_ptr<rpc::ServerStream<manager::v1::TopologyEvent>>> watchers_;
+  std::unique_ptr<power::Governor> governor_;
+  std::vector<std::shared_ptr<rpc::ServerStream<power::v1::PowerEvent>>> power_watchers_;
   bool shutting_down_ = false;
 };
 

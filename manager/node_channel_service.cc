@@ -69,4 +69,89 @@ grpc::ServerUnaryReactor* NodeChannelService::RemoveNode(grpc::CallbackServerCon
   return reactor;
 }
 
+grpc::ServerWriteReactor<power::v1::WakeLeaseEvent>* NodeChannelService::AcquireWakeLease(
+    grpc::CallbackServerContext*, const node::v1::WakeLeaseRequest* request) {
+  auto [reactor, stream] = rpc::ServerStream<power::v1::WakeLeaseEvent>::Create();
+  auto posted = manager_->dispatcher_.Post([this, request, stream]() mutable {
+    Manager& m = *manager_;
+    auto owner = m.node_tokens_.find(request->node_token());
+    if (owner == m.node_tokens_.end()) {
+      stream->Finish(StatusOf(ErrorCode::kUnauthenticated, "unknown or revoked node token"));
+      return;
+    }
+    if (request->name().empty()) {
+      stream->Finish(StatusOf(ErrorCode::kInvalidArgument, "a wake lease needs a name"));
+      return;
+    }
+    power::LeaseInfo info{.name = request->name(), .holder = owner->second};
+    if (Node* node = m.topology_.Find(owner->second)) {
+      auto host = m.hosts_.find(node->host_id);
+      if (host != m.hosts_.end()) info.pid = static_cast<uint32_t>(host->second->launched.pid);
+    }
+    uint64_t id = m.governor_->AcquireLease(std::move(info));
+    power::v1::WakeLeaseEvent granted;
+    granted.mutable_granted()->set_lease_id(id);
+    stream->Send(std::move(granted));
+    // Held while the stream is open: the driver dropping its WakeLease, or
+    // its host dying, closes it.
+    stream->OnClosed([&m, id] {
+      (void)m.dispatcher_.Post([&m, id] { m.governor_->ReleaseLease(id); });
+    });
+  });
+  if (!posted) stream->Finish(StatusOf(ErrorCode::kUnavailable, "the manager is shutting down"));
+  return reactor;
+}
+
+grpc::ServerUnaryReactor* NodeChannelService::DropWakeLease(
+    grpc::CallbackServerContext* context, const node::v1::DropWakeLeaseRequest* request,
+    node::v1::DropWakeLeaseResponse*) {
+  grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
+  rpc::UnaryFinisher finisher(reactor, "the manager is shutting down");
+  (void)manager_->dispatcher_.Post([this, request, finisher = std::move(finisher)]() mutable {
+    Manager& m = *manager_;
+    auto owner = m.node_tokens_.find(request->node_token());
+    if (owner == m.node_tokens_.end()) {
+      finisher.Finish(StatusOf(ErrorCode::kUnauthenticated, "unknown or revoked node token"));
+      return;
+    }
+    if (!m.governor_->ReleaseLeaseOf(request->lease_id(), owner->second)) {
+      finisher.Finish(StatusOf(ErrorCode::kNotFound, "no wake lease " +
+                                                         std::to_string(request->lease_id()) +
+                                                         " held for " + owner->second));
+      return;
+    }
+    finisher.Finish(grpc::Status::OK);
+  });
+  return reactor;
+}
+
+grpc::ServerUnaryReactor* NodeChannelService::ReportWake(grpc::CallbackServerContext* context,
+                                                         const node::v1::ReportWakeRequest* request,
+                                                         node::v1::ReportWakeResponse* response) {
+  grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
+  rpc::UnaryFinisher finisher(reactor, "the manager is shutting down");
+  (void)manager_->dispatcher_.Post([this, request, response,
+                                    finisher = std::move(finisher)]() mutable {
+    Manager& m = *manager_;
+    auto owner = m.node_tokens_.find(request->node_token());
+    if (owner == m.node_tokens_.end()) {
+      finisher.Finish(StatusOf(ErrorCode::kUnauthenticated, "unknown or revoked node token"));
+      return;
+    }
+    Node* node = m.topology_.Find(owner->second);
+    std::string driver = node ? node->driver : "";
+    auto record = m.drivers_.find(driver);
+    if (record == m.drivers_.end() || !record->second.file.manifest.power().wake_capable()) {
+      finisher.Finish(StatusOf(ErrorCode::kPermissionDenied,
+                               "driver '" + driver + "' at " + owner->second +
+                                   " is not wake-capable (manifest power.wake_capable)"));
+      return;
+    }
+    std::string reason = request->reason().empty() ? "wake vector" : request->reason();
+    response->set_wake_generation(m.governor_->ReportWake(reason, owner->second, driver));
+    finisher.Finish(grpc::Status::OK);
+  });
+  return reactor;
+}
+
 }  // namespace trellis::manager

@@ -1,6 +1,6 @@
 // NodeChannelService: the NodeChannel gRPC service hosts call on behalf of
-// their drivers (add and remove child nodes; wake leases arrive with the
-// power work). Every request carries the node token the manager issued in
+// their drivers: add and remove child nodes, hold and drop wake leases,
+// report wakes. Every request carries the node token the manager issued in
 // StartDriver; it names the calling driver's node.
 #pragma once
 
@@ -20,6 +20,14 @@ class NodeChannelService final : public node::v1::NodeChannel::CallbackService {
   grpc::ServerUnaryReactor* RemoveNode(grpc::CallbackServerContext* context,
                                        const node::v1::RemoveNodeRequest* request,
                                        node::v1::RemoveNodeResponse* response) override;
+  grpc::ServerWriteReactor<power::v1::WakeLeaseEvent>* AcquireWakeLease(
+      grpc::CallbackServerContext* context, const node::v1::WakeLeaseRequest* request) override;
+  grpc::ServerUnaryReactor* DropWakeLease(grpc::CallbackServerContext* context,
+                                          const node::v1::DropWakeLeaseRequest* request,
+                                          node::v1::DropWakeLeaseResponse* response) override;
+  grpc::ServerUnaryReactor* ReportWake(grpc::CallbackServerContext* context,
+                                       const node::v1::ReportWakeRequest* request,
+                                       node::v1::ReportWakeResponse* response) override;
 
  private:
   Manager* manager_;

@@ -21,6 +21,11 @@ const char* StateName(v1::SystemState state) {
   }
 }
 
+google::protobuf::Duration ToDuration(std::chrono::steady_clock::duration d) {
+  return TimeUtil::NanosecondsToDuration(
+      std::chrono::duration_cast<std::chrono::nanoseconds>(d).count());
+}
+
 std::chrono::milliseconds ToMillis(const google::protobuf::Duration& d) {
   return std::chrono::milliseconds(TimeUtil::DurationToMilliseconds(d));
 }
@@ -48,6 +53,7 @@ struct Governor::Attempt {
   bool committed = false;  // Reached Suspended.
   bool resume_failed = false;
   std::chrono::steady_clock::time_point suspended_at;
+  std::chrono::steady_clock::time_point resume_start;
   std::string wake_node;  // Gets a wake lease on resume.
   v1::SuspendResponse response;
 };
@@ -124,7 +130,8 @@ void Governor::Suspend(const v1::SuspendRequest& request, SuspendDone done) {
   }
   attempt_->waiting = true;
   uint64_t seq = attempt_->seq;
-  auto posted = dispatcher_.PostAfter(wait, [this, seq, wait] {
+  auto posted = dispatcher_.PostAfter(wait, [this, alive = std::weak_ptr(alive_), seq, wait] {
+    if (alive.expired()) return;
     if (attempt_ == nullptr || attempt_->seq != seq || !attempt_->waiting) return;
     FinishWait(Fail(ErrorCode::kDeadlineExceeded,
                     "suspend gave up after waiting " + std::to_string(wait.count()) +
@@ -262,11 +269,14 @@ void Governor::Commit() {
   }
   a.committed = true;
   a.suspended_at = std::chrono::steady_clock::now();
+  *a.response.mutable_suspend_took() = ToDuration(a.suspended_at - a.start);
   SetState(v1::SYSTEM_STATE_SUSPENDED, hal_->name());
   uint64_t seq = a.seq;
   auto dispatcher = dispatcher_;
-  hal_->Enter([this, dispatcher, seq](Result<std::string> woke) mutable {
-    (void)dispatcher.Post([this, seq, woke = std::move(woke)]() mutable {
+  hal_->Enter([this, alive = std::weak_ptr(alive_), dispatcher, seq](
+                  Result<std::string> woke) mutable {
+    (void)dispatcher.Post([this, alive, seq, woke = std::move(woke)]() mutable {
+      if (alive.expired()) return;
       if (attempt_ == nullptr || attempt_->seq != seq || state_ != v1::SYSTEM_STATE_SUSPENDED) {
         return;
       }
@@ -304,14 +314,14 @@ void Governor::Wake(std::string reason, std::string node_path, std::string drive
   a.response.set_wake_driver(std::move(driver));
   a.response.set_wake_node_path(node_path);
   a.wake_node = std::move(node_path);
-  auto slept = std::chrono::steady_clock::now() - a.suspended_at;
-  *a.response.mutable_suspended_for() = TimeUtil::NanosecondsToDuration(
-      std::chrono::duration_cast<std::chrono::nanoseconds>(slept).count());
+  *a.response.mutable_suspended_for() = ToDuration(std::chrono::steady_clock::now() - a.suspended_at);
   StartResume();
 }
 
 void Governor::StartResume() {
   Attempt& a = *attempt_;
+  a.resume_start = std::chrono::steady_clock::now();
+  if (!a.committed) *a.response.mutable_suspend_took() = ToDuration(a.resume_start - a.start);
   if (state_ != v1::SYSTEM_STATE_RESUMING) {
     std::string detail = a.committed ? a.response.wake_reason() : a.response.error();
     SetState(v1::SYSTEM_STATE_RESUMING, detail);
@@ -417,6 +427,7 @@ void Governor::MaybeFinish() {
     *stats_.mutable_total_suspended() = stats_.total_suspended() + r.suspended_for();
   }
   r.set_wake_generation(generation_);
+  *r.mutable_resume_took() = ToDuration(std::chrono::steady_clock::now() - a.resume_start);
   auto attempt = std::move(attempt_);
   std::string detail = r.outcome() == v1::SuspendResponse::OUTCOME_RESUMED
                            ? "resumed: " + r.wake_reason()
@@ -475,6 +486,12 @@ bool Governor::ReleaseLease(uint64_t id) {
   if (leases_.erase(id) == 0) return false;
   if (leases_.empty() && attempt_ != nullptr && attempt_->waiting) StartAttempt();
   return true;
+}
+
+bool Governor::ReleaseLeaseOf(uint64_t id, const std::string& holder) {
+  auto it = leases_.find(id);
+  if (it == leases_.end() || it->second.info.holder != holder) return false;
+  return ReleaseLease(id);
 }
 
 void Governor::ReleaseLeasesOf(const std::string& holder) {

@@ -105,6 +105,8 @@ class Governor {
   uint64_t AcquireLease(LeaseInfo info);
   // False if there is no such lease.
   bool ReleaseLease(uint64_t id);
+  // Releases lease `id` only if `holder` holds it.
+  bool ReleaseLeaseOf(uint64_t id, const std::string& holder);
   // Releases every lease whose holder is `holder` (a removed node).
   void ReleaseLeasesOf(const std::string& holder);
 
@@ -154,6 +156,9 @@ class Governor {
   v1::SuspendStats stats_;
   std::unique_ptr<Attempt> attempt_;
   bool shut_down_ = false;
+  // Tasks posted to the dispatcher and HAL callbacks hold a weak reference:
+  // once the governor is gone they do nothing.
+  std::shared_ptr<int> alive_ = std::make_shared<int>(0);
 };
 
 }  // namespace trellis::power

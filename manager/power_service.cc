@@ -1,0 +1,136 @@
+#include "manager/power_service.h"
+
+#include "manager/manager.h"
+#include "runtime/rpc/finisher.h"
+#include "runtime/rpc/status.h"
+
+namespace trellis::manager {
+
+namespace {
+
+using rpc::StatusOf;
+using rpc::ToStatus;
+using rpc::UnaryFinisher;
+constexpr const char* kShuttingDown = "the manager is shutting down";
+
+constexpr size_t kMaxLeaseName = 128;
+
+}  // namespace
+
+grpc::ServerUnaryReactor* PowerService::Status(grpc::CallbackServerContext* context,
+                                               const power::v1::StatusRequest*,
+                                               power::v1::StatusResponse* response) {
+  auto* reactor = context->DefaultReactor();
+  UnaryFinisher finisher(reactor, kShuttingDown);
+  (void)manager_->dispatcher_.Post([this, response, finisher = std::move(finisher)]() mutable {
+    *response = manager_->governor_->Status();
+    finisher.Finish(grpc::Status::OK);
+  });
+  return reactor;
+}
+
+grpc::ServerUnaryReactor* PowerService::Suspend(grpc::CallbackServerContext* context,
+                                                const power::v1::SuspendRequest* request,
+                                                power::v1::SuspendResponse* response) {
+  auto* reactor = context->DefaultReactor();
+  UnaryFinisher finisher(reactor, kShuttingDown);
+  (void)manager_->dispatcher_.Post([this, request, response,
+                                    finisher = std::move(finisher)]() mutable {
+    manager_->governor_->Suspend(
+        *request, [response, finisher = std::move(finisher)](
+                      Result<power::v1::SuspendResponse> result) mutable {
+          if (!result) {
+            finisher.Finish(ToStatus(result.error().WithContext("suspend")));
+            return;
+          }
+          *response = std::move(*result);
+          finisher.Finish(grpc::Status::OK);
+        });
+  });
+  return reactor;
+}
+
+grpc::ServerUnaryReactor* PowerService::Resume(grpc::CallbackServerContext* context,
+                                               const power::v1::ResumeRequest* request,
+                                               power::v1::ResumeResponse*) {
+  auto* reactor = context->DefaultReactor();
+  UnaryFinisher finisher(reactor, kShuttingDown);
+  (void)manager_->dispatcher_.Post([this, request, finisher = std::move(finisher)]() mutable {
+    manager_->governor_->Resume(request->reason());
+    finisher.Finish(grpc::Status::OK);
+  });
+  return reactor;
+}
+
+grpc::ServerWriteReactor<power::v1::PowerEvent>* PowerService::Watch(
+    grpc::CallbackServerContext*, const power::v1::WatchRequest*) {
+  auto [reactor, stream] = rpc::ServerStream<power::v1::PowerEvent>::Create();
+  auto posted = manager_->dispatcher_.Post([this, stream] {
+    // The first event is the current state.
+    power::v1::PowerEvent now;
+    auto status = manager_->governor_->Status();
+    now.set_state(status.state());
+    *now.mutable_time() = status.since();
+    now.set_detail("current state");
+    stream->Send(std::move(now));
+    manager_->power_watchers_.push_back(stream);
+  });
+  if (!posted) stream->Finish(StatusOf(ErrorCode::kUnavailable, kShuttingDown));
+  return reactor;
+}
+
+grpc::ServerWriteReactor<power::v1::WakeLeaseEvent>* PowerService::AcquireWakeLease(
+    grpc::CallbackServerContext* context, const power::v1::AcquireWakeLeaseRequest* request) {
+  auto [reactor, stream] = rpc::ServerStream<power::v1::WakeLeaseEvent>::Create();
+  if (request->name().empty() || request->name().size() > kMaxLeaseName) {
+    stream->Finish(StatusOf(ErrorCode::kInvalidArgument,
+                            "a wake lease needs a name of 1.." + std::to_string(kMaxLeaseName) +
+                                " bytes"));
+    return reactor;
+  }
+  power::LeaseInfo info{.name = request->name(), .holder = "client"};
+  if (auto peer = manager_->acceptor_->Lookup(context->peer())) {
+    info.pid = static_cast<uint32_t>(peer->pid);
+    info.uid = peer->uid;
+  }
+  auto posted = manager_->dispatcher_.Post([this, stream, info = std::move(info)]() mutable {
+    Manager& m = *manager_;
+    uint64_t id = m.governor_->AcquireLease(std::move(info));
+    power::v1::WakeLeaseEvent granted;
+    granted.mutable_granted()->set_lease_id(id);
+    stream->Send(std::move(granted));
+    // The lease holds while the stream is open: a client that closes it or
+    // dies releases it.
+    stream->OnClosed([&m, id] {
+      (void)m.dispatcher_.Post([&m, id] { m.governor_->ReleaseLease(id); });
+    });
+  });
+  if (!posted) stream->Finish(StatusOf(ErrorCode::kUnavailable, kShuttingDown));
+  return reactor;
+}
+
+grpc::ServerUnaryReactor* PowerService::ListLeases(grpc::CallbackServerContext* context,
+                                                   const power::v1::ListLeasesRequest*,
+                                                   power::v1::ListLeasesResponse* response) {
+  auto* reactor = context->DefaultReactor();
+  UnaryFinisher finisher(reactor, kShuttingDown);
+  (void)manager_->dispatcher_.Post([this, response, finisher = std::move(finisher)]() mutable {
+    *response = manager_->governor_->Leases();
+    finisher.Finish(grpc::Status::OK);
+  });
+  return reactor;
+}
+
+grpc::ServerUnaryReactor* PowerService::Stats(grpc::CallbackServerContext* context,
+                                              const power::v1::StatsRequest*,
+                                              power::v1::StatsResponse* response) {
+  auto* reactor = context->DefaultReactor();
+  UnaryFinisher finisher(reactor, kShuttingDown);
+  (void)manager_->dispatcher_.Post([this, response, finisher = std::move(finisher)]() mutable {
+    *response->mutable_stats() = manager_->governor_->Stats();
+    finisher.Finish(grpc::Status::OK);
+  });
+  return reactor;
+}
+
+}  // namespace trellis::manager

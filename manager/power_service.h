@@ -1,0 +1,42 @@
+// PowerService: the Power gRPC service on the manager's client socket —
+// system suspend/resume, state and transitions, wake leases for clients, and
+// suspend statistics. Every call is handed to the governor on the manager's
+// dispatcher.
+#pragma once
+
+#include "trellis/power/v1/power.grpc.pb.h"
+
+namespace trellis::manager {
+
+class Manager;
+
+class PowerService final : public power::v1::Power::CallbackService {
+ public:
+  explicit PowerService(Manager* manager) : manager_(manager) {}
+
+  grpc::ServerUnaryReactor* Status(grpc::CallbackServerContext* context,
+                                   const power::v1::StatusRequest* request,
+                                   power::v1::StatusResponse* response) override;
+  grpc::ServerUnaryReactor* Suspend(grpc::CallbackServerContext* context,
+                                    const power::v1::SuspendRequest* request,
+                                    power::v1::SuspendResponse* response) override;
+  grpc::ServerUnaryReactor* Resume(grpc::CallbackServerContext* context,
+                                   const power::v1::ResumeRequest* request,
+                                   power::v1::ResumeResponse* response) override;
+  grpc::ServerWriteReactor<power::v1::PowerEvent>* Watch(
+      grpc::CallbackServerContext* context, const power::v1::WatchRequest* request) override;
+  grpc::ServerWriteReactor<power::v1::WakeLeaseEvent>* AcquireWakeLease(
+      grpc::CallbackServerContext* context,
+      const power::v1::AcquireWakeLeaseRequest* request) override;
+  grpc::ServerUnaryReactor* ListLeases(grpc::CallbackServerContext* context,
+                                       const power::v1::ListLeasesRequest* request,
+                                       power::v1::ListLeasesResponse* response) override;
+  grpc::ServerUnaryReactor* Stats(grpc::CallbackServerContext* context,
+                                  const power::v1::StatsRequest* request,
+                                  power::v1::StatsResponse* response) override;
+
+ private:
+  Manager* manager_;
+};
+
+}  // namespace trellis::manager
