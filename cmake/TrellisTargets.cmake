@@ -43,11 +43,12 @@ include(GoogleTest)
 
 # trellis_add_driver(NAME SOURCES ... MANIFEST file.json): a driver library
 # (lib<NAME>.so) and its manifest, both placed in ${TRELLIS_DRIVER_DIR}, the
-# driver directory the manager scans.
+# driver directory the manager scans. MANIFESTS a.json b.json ... copies
+# several manifests (variants sharing the one .so), alone or with MANIFEST.
 set(TRELLIS_DRIVER_DIR ${CMAKE_BINARY_DIR}/drivers)
 # OUTPUT_DIR puts test-only drivers elsewhere, out of the shipped set.
 function(trellis_add_driver name)
-  cmake_parse_arguments(ARG "" "MANIFEST;OUTPUT_DIR" "SOURCES;DEPS" ${ARGN})
+  cmake_parse_arguments(ARG "" "MANIFEST;OUTPUT_DIR" "SOURCES;DEPS;MANIFESTS" ${ARGN})
   if(NOT ARG_OUTPUT_DIR)
     set(ARG_OUTPUT_DIR ${TRELLIS_DRIVER_DIR})
   endif()
@@ -58,6 +59,8 @@ function(trellis_add_driver name)
     LIBRARY_OUTPUT_DIRECTORY ${ARG_OUTPUT_DIR}
     CXX_VISIBILITY_PRESET hidden)
   trellis_warnings(${name})
-  get_filename_component(manifest_name ${ARG_MANIFEST} NAME)
-  configure_file(${ARG_MANIFEST} ${ARG_OUTPUT_DIR}/${manifest_name} COPYONLY)
+  foreach(manifest IN LISTS ARG_MANIFEST ARG_MANIFESTS)
+    get_filename_component(manifest_name ${manifest} NAME)
+    configure_file(${manifest} ${ARG_OUTPUT_DIR}/${manifest_name} COPYONLY)
+  endforeach()
 endfunction()

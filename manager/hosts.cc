@@ -170,7 +170,10 @@ void Manager::RestartOrQuarantine(Node* node, const std::string& why) {
   ++node->restarts;
   auto backoff = options_.restart_backoff * (1u << std::min<uint32_t>(node->restarts - 1, 16));
   backoff = std::min(backoff, options_.max_restart_backoff);
-  node->state = NodeState::kRemoving;  // Not bindable while waiting.
+  // Not bindable while waiting. The restart removes the whole subtree, so
+  // descendants that crashed with it are not restarted on their own (their
+  // own restart could race this one's and start a driver twice).
+  topology_.PreOrder(node, [](Node* n) { n->state = NodeState::kRemoving; });
   BeginWork();
   auto posted = dispatcher_.PostAfter(backoff, [this, path = node->path()] {
     if (Node* node = topology_.Find(path); node != nullptr && !shutting_down_) RestartInPlace(node);

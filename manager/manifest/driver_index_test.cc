@@ -108,10 +108,6 @@ TEST(DriverIndexTest, TestdataSamplesLoad) {
   const std::string dir = (testdata / "bad").string();
   EXPECT_EQ(messages,
             (std::vector<std::string>{
-                dir + "/colocated_restart.json: field 'host_restart_on_crash': "
-                      "host_restart_on_crash cannot be combined with colocation_group "
-                      "'storage': restarting the host would take down every driver of the "
-                      "group",
                 dir + "/escaping_binary.json: field 'binary': '../drivers/libecho.so' escapes "
                       "the driver directory " + fs::canonical(testdata / "bad").string(),
                 dir + "/unknown_field.json: field 'bind.accept[0].valu': unknown field 'valu'",

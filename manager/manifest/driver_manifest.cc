@@ -132,13 +132,6 @@ Result<void> ValidateColocation(const DriverManifest& manifest, const fs::path& 
   if (!internal::IsValidManifestName(group)) {
     return Fail(FieldError(source, "colocation_group", internal::InvalidManifestNameReason(group)));
   }
-  if (manifest.host_restart_on_crash()) {
-    return Fail(FieldError(source, "host_restart_on_crash",
-                           "host_restart_on_crash cannot be combined with colocation_group " +
-                               Quote(group) +
-                               ": restarting the host would take down every driver of the "
-                               "group"));
-  }
   return Ok();
 }
 

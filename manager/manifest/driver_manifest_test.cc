@@ -198,12 +198,11 @@ TEST_F(DriverManifestTest, ColocationGroupMustMatchPattern) {
   EXPECT_EQ(Error(Manifest(R"("colocation_group": "storage")")), "<valid>");
 }
 
-TEST_F(DriverManifestTest, ColocationWithHostRestartIsRejected) {
+TEST_F(DriverManifestTest, ColocatedDriversMayAskForHostRestart) {
+  // A crash takes the whole group down; each node restarts under its own
+  // driver's policy (as DFv2 restarts a colocated host's drivers).
   EXPECT_EQ(Error(Manifest(R"("colocation_group": "g", "host_restart_on_crash": true)")),
-            "field 'host_restart_on_crash': host_restart_on_crash cannot be combined with "
-            "colocation_group 'g': restarting the host would take down every driver of the "
-            "group");
-  EXPECT_EQ(Error(Manifest(R"("host_restart_on_crash": true)")), "<valid>");
+            "<valid>");
 }
 
 TEST_F(DriverManifestTest, MaxRestartsIsAtMost100) {

@@ -309,14 +309,18 @@ Result<WakeVector> DriverInstance::ArmWakeVector(int fd, short events, std::stri
 }
 
 void DriverInstance::OnWakeVector(int revents, const std::string& reason, WakeHandler on_wake) {
-  ReportWake(reason);
-  OnDispatcher([self = shared_from_this(), revents, on_wake = std::move(on_wake)]() mutable {
+  // The handler is parked (or posted) before the wake is reported: the
+  // resume the report causes is a later system task on the same
+  // dispatcher, so it always finds the handler and runs it first.
+  OnDispatcher([self = shared_from_this(), revents, reason,
+                on_wake = std::move(on_wake)]() mutable {
     Task task = [revents, on_wake = std::move(on_wake)]() mutable { on_wake(revents); };
     if (self->state_ == State::kSuspending || self->state_ == State::kSuspended) {
       self->pending_wake_.push_back(std::move(task));
     } else {
       (void)self->dispatcher_.Post(std::move(task));
     }
+    self->ReportWake(reason);
   });
 }
 

@@ -62,9 +62,14 @@ void ManagerFixture::StartManager(const std::string& board_json,
                                   std::function<void(manager::ManagerOptions&)> tweak) {
   fs::path drivers = dir_.path() / "drivers";
   fs::create_directories(drivers);
-  for (const char* lib : {"libecho_driver.so", "libmisuse_driver.so"}) {
-    fs::copy_file(fs::path(std::string(lib) == "libmisuse_driver.so" ? TRELLIS_TEST_DRIVER_DIR : TRELLIS_DRIVER_DIR) / lib, drivers / lib,
-                  fs::copy_options::overwrite_existing);
+  const std::pair<const char*, const char*> libraries[] = {
+      {TRELLIS_DRIVER_DIR, "libecho_driver.so"},
+      {TRELLIS_DRIVER_DIR, "libalarm_driver.so"},
+      {TRELLIS_TEST_DRIVER_DIR, "libmisuse_driver.so"},
+      {TRELLIS_TEST_DRIVER_DIR, "libpower_probe_driver.so"},
+  };
+  for (const auto& [dir, lib] : libraries) {
+    fs::copy_file(fs::path(dir) / lib, drivers / lib, fs::copy_options::overwrite_existing);
   }
   for (const auto& [file, json] : manifests) std::ofstream(drivers / file) << json;
   std::ofstream(dir_.path() / "board.json") << board_json;
