@@ -13,8 +13,8 @@
 #include <vector>
 
 #include "tools/client/device_client.h"
+#include "tools/client/duration.h"
 #include "tools/trellisctl/bytes_format.h"
-#include "tools/trellisctl/duration.h"
 #include "tools/trellisctl/json_format.h"
 
 namespace trellis::tools {
@@ -109,7 +109,7 @@ std::string UpcallText(const device::v1::Upcall& upcall) {
 
 int RunSubscribe(const GlobalOptions& globals, const SubscribeOptions& options) {
   std::string what = "device subscribe " + options.node + " " + std::to_string(options.minor);
-  auto timeout = ParseDuration(options.timeout);  // Checked by the validator already.
+  auto timeout = client::ParseDuration(options.timeout);  // Checked by the validator already.
   if (!timeout) return ReportError(what, timeout.error());
   auto session = DeviceSession::Open(globals, options.node);
   if (!session) return ReportError(what, session.error());
@@ -239,7 +239,7 @@ void AddDeviceCommands(CLI::App& app, const GlobalOptions& globals, Runner& run)
     subscribe->add_option("--timeout", options->timeout,
                           "Stop after this long (5s, 250ms; 0: never); fails if --count "
                           "upcalls did not arrive by then")
-        ->check(DurationValidator())
+        ->check(client::DurationValidator())
         ->type_name("DURATION")
         ->capture_default_str();
     AddFollowUpOption(*subscribe, options->then,

@@ -158,16 +158,6 @@ TEST(DotFormatTest, OmitsEdgesToUnlistedParentsAndEscapesQuotes) {
   EXPECT_THAT(dot, HasSubstr("label=\"sys\\nsay \\\"hi\\\"\\\\\""));
 }
 
-TEST(TableFormatTest, PadsColumnsAndTrimsTrailingBlanks) {
-  Table table({"A", "LONGER", "C"});
-  table.AddRow({"wide-cell", "", ""});
-  table.AddRow({"x", "y", "z"});
-  EXPECT_EQ(table.Render(),
-            "A          LONGER  C\n"
-            "wide-cell\n"
-            "x          y       z\n");
-}
-
 TEST(TableFormatTest, HostsTableShowsStatePidAndNodes) {
   manager::v1::ListHostsResponse hosts;
   auto* host = hosts.add_hosts();

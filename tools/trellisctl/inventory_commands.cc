@@ -9,7 +9,7 @@
 #include <thread>
 #include <vector>
 
-#include "tools/trellisctl/duration.h"
+#include "tools/client/duration.h"
 #include "tools/trellisctl/json_format.h"
 #include "tools/trellisctl/names.h"
 #include "tools/trellisctl/table_format.h"
@@ -91,7 +91,7 @@ Result<std::vector<node::v1::NodeInfo>> WaitForRebind(client::ManagerClient& man
 
 int RunRestart(const GlobalOptions& globals, const RestartOptions& options) {
   std::string what = "restart " + options.host_id;
-  auto wait = ParseDuration(options.wait);  // Checked by the validator already.
+  auto wait = client::ParseDuration(options.wait);  // Checked by the validator already.
   if (!wait) return ReportError(what, wait.error());
   auto manager = ConnectManager(globals);
   if (!manager) return ReportError(what, manager.error());
@@ -142,7 +142,7 @@ void AddInventoryCommands(CLI::App& app, const GlobalOptions& globals, Runner& r
   restart->add_option("--wait", options->wait,
                       "How long to wait for the nodes to be bound again (0: do not wait); "
                       "fails if they are not")
-      ->check(DurationValidator())
+      ->check(client::DurationValidator())
       ->type_name("DURATION")
       ->capture_default_str();
   restart->callback([&globals, &run, options] {

@@ -1,4 +1,5 @@
-// Durations on the command line: "5s", "250ms", "2m", "1.5s", "0".
+// Durations on the command line of trellisctl and powerctl: "5s", "250ms",
+// "2m", "1.5s", "0".
 #pragma once
 
 #include <chrono>
@@ -8,7 +9,7 @@
 
 #include "runtime/error.h"
 
-namespace trellis::tools {
+namespace trellis::client {
 
 // Parses a non-negative decimal number with an optional unit: ms, s
 // (the default), m or h. Fractions are allowed ("1.5s"); the result is
@@ -21,4 +22,4 @@ namespace trellis::tools {
 // a usage error).
 CLI::Validator DurationValidator();
 
-}  // namespace trellis::tools
+}  // namespace trellis::client

@@ -1,9 +1,9 @@
 // Tests of ParseDuration.
-#include "tools/trellisctl/duration.h"
+#include "tools/client/duration.h"
 
 #include <gtest/gtest.h>
 
-namespace trellis::tools {
+namespace trellis::client {
 namespace {
 
 using std::chrono::milliseconds;
@@ -27,4 +27,4 @@ TEST(ParseDurationTest, RejectsGarbageNegativeAndHugeValues) {
 }
 
 }  // namespace
-}  // namespace trellis::tools
+}  // namespace trellis::client

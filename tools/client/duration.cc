@@ -1,12 +1,12 @@
 // ParseDuration and its CLI11 validator.
-#include "tools/trellisctl/duration.h"
+#include "tools/client/duration.h"
 
 #include <cctype>
 #include <charconv>
 #include <cmath>
 #include <string>
 
-namespace trellis::tools {
+namespace trellis::client {
 
 namespace {
 
@@ -58,4 +58,4 @@ CLI::Validator DurationValidator() {
       "", "duration");
 }
 
-}  // namespace trellis::tools
+}  // namespace trellis::client

@@ -1,0 +1,112 @@
+// JSON renderings of Power service replies.
+#include "tools/powerctl/power_json.h"
+
+#include <google/protobuf/util/time_util.h>
+
+#include <chrono>
+
+#include "tools/powerctl/power_format.h"
+
+namespace trellis::powerctl {
+
+namespace {
+
+using google::protobuf::util::TimeUtil;
+
+Json StringOrNull(const std::string& value) { return value.empty() ? Json(nullptr) : Json(value); }
+
+Json TimeToJson(const google::protobuf::Timestamp& time) {
+  return IsUnset(time) ? Json(nullptr) : Json(TimeUtil::ToString(time));
+}
+
+Json Seconds(const google::protobuf::Duration& duration) {
+  return std::chrono::duration<double>(ToNanoseconds(duration)).count();
+}
+
+}  // namespace
+
+Json LeaseToJson(const power::v1::WakeLeaseInfo& lease) {
+  return Json{
+      {"id", lease.lease_id()},
+      {"name", lease.name()},
+      {"holder", StringOrNull(lease.holder())},
+      {"pid", lease.pid() == 0 ? Json(nullptr) : Json(lease.pid())},
+      {"uid", lease.uid()},
+      {"since", TimeToJson(lease.since())},
+  };
+}
+
+Json LeasesToJson(const google::protobuf::RepeatedPtrField<power::v1::WakeLeaseInfo>& leases) {
+  Json array = Json::array();
+  for (const auto& lease : leases) array.push_back(LeaseToJson(lease));
+  return array;
+}
+
+Json StatusToJson(const power::v1::StatusResponse& status) {
+  return Json{
+      {"state", SystemStateName(status.state())},
+      {"since", TimeToJson(status.since())},
+      {"wake_generation", status.wake_generation()},
+      {"leases", LeasesToJson(status.leases())},
+  };
+}
+
+Json TimingToJson(const power::v1::CallbackTiming& timing) {
+  return Json{
+      {"driver", timing.driver()},
+      {"node", timing.node_path()},
+      {"host", StringOrNull(timing.host())},
+      {"phase", PhaseName(timing.phase())},
+      {"start_us", timing.start_us()},
+      {"duration_us", timing.duration_us()},
+      {"status", timing.status()},
+  };
+}
+
+Json SuspendResultToJson(const power::v1::SuspendResponse& response) {
+  Json timings = Json::array();
+  for (const auto& timing : response.timings()) timings.push_back(TimingToJson(timing));
+  return Json{
+      {"outcome", OutcomeName(response.outcome())},
+      {"suspended_for", Seconds(response.suspended_for())},
+      {"wake_reason", StringOrNull(response.wake_reason())},
+      {"wake_driver", StringOrNull(response.wake_driver())},
+      {"wake_node_path", StringOrNull(response.wake_node_path())},
+      {"failed_driver", StringOrNull(response.failed_driver())},
+      {"error", StringOrNull(response.error())},
+      {"wake_generation", response.wake_generation()},
+      {"timings", std::move(timings)},
+  };
+}
+
+Json StatsToJson(const power::v1::SuspendStats& stats) {
+  return Json{
+      {"success", stats.success()},
+      {"fail", stats.fail()},
+      {"failed_suspend", stats.failed_suspend()},
+      {"failed_resume", stats.failed_resume()},
+      {"aborted_by_lease", stats.aborted_by_lease()},
+      {"aborted_by_wake", stats.aborted_by_wake()},
+      {"total_suspended", Seconds(stats.total_suspended())},
+      {"last_failed_driver", StringOrNull(stats.last_failed_driver())},
+      {"last_failed_error", StringOrNull(stats.last_failed_error())},
+  };
+}
+
+Json EventToJson(const power::v1::PowerEvent& event) {
+  return Json{
+      {"time", TimeToJson(event.time())},
+      {"state", SystemStateName(event.state())},
+      {"detail", StringOrNull(event.detail())},
+  };
+}
+
+Json ErrorToJson(const Error& error) {
+  return Json{{"error", {{"code", ErrorCodeName(error.code())}, {"message", error.message()}}}};
+}
+
+std::string DumpJson(const Json& json, bool pretty) {
+  return json.dump(pretty ? 2 : -1, ' ', false, Json::error_handler_t::replace);
+}
+
+}  // namespace trellis::powerctl
