@@ -31,6 +31,7 @@
 #include "runtime/rpc/async_call.h"
 #include "runtime/rpc/server_stream.h"
 #include "runtime/runtime.h"
+#include "trellis/device/v1/device.grpc.pb.h"
 #include "trellis/host/v1/host.grpc.pb.h"
 #include "trellis/manager/v1/manager.grpc.pb.h"
 
@@ -165,11 +166,21 @@ class Manager final : private power::Platform {
   void PowerEvent(const power::v1::PowerEvent& event) override;
   // The host running `target`'s driver, if it still does.
   HostRecord* LiveHostOf(const power::Target& target);
-  // One suspend/resume call with the hook's deadline; a miss kills the host.
-  template <typename Request, typename Response>
-  void CallPowerHook(const power::Target& target, const char* hook,
-                     std::chrono::milliseconds deadline, Request request,
-                     const rpc::Invoke<Request, Response>& invoke, CallDone done);
+  // Suspend and resume calls made in one dispatcher task are sent as one
+  // batch call per host at the end of the task (a wave of a system suspend
+  // is one call per host, not one per driver). A missed deadline kills the
+  // host, which is then handled as a crash.
+  struct PowerBatch {
+    std::vector<power::Target> targets;
+    std::vector<std::optional<power::LeaseGrant>> leases;  // Resume only.
+    std::vector<CallDone> done;
+  };
+  // Cancels the wake alarm armed for the last suspend, if it has not fired.
+  void CancelWakeAlarm();
+  void QueuePowerCall(bool suspend, const power::Target& target,
+                      std::optional<power::LeaseGrant> lease, CallDone done);
+  void FlushPowerCalls();
+  void SendPowerBatch(bool suspend, const std::string& host_id, PowerBatch batch);
 
   // ---- Events and idle tracking ----
   void Publish(manager::v1::TopologyEvent::Kind kind, const Node* node, std::string detail,
@@ -209,6 +220,15 @@ class Manager final : private power::Platform {
   std::vector<std::shared_ptr<rpc::ServerStream<manager::v1::TopologyEvent>>> watchers_;
   std::unique_ptr<power::Governor> governor_;
   std::vector<std::shared_ptr<rpc::ServerStream<power::v1::PowerEvent>>> power_watchers_;
+  std::map<std::string, PowerBatch> suspend_batches_;  // By host id.
+  std::map<std::string, PowerBatch> resume_batches_;
+  bool power_flush_posted_ = false;
+  struct ArmedAlarm {
+    std::shared_ptr<device::v1::Device::Stub> device;
+    std::string token;
+    int64_t id = 0;
+  };
+  std::optional<ArmedAlarm> armed_alarm_;
   bool shutting_down_ = false;
 };
 

@@ -18,6 +18,8 @@ using namespace std::chrono_literals;
 // The Device minor with which the alarm driver arms an alarm:
 // Command(1, delay_ms, wake).
 constexpr uint32_t kAlarmArmMinor = 1;
+// Command(2, alarm_id) cancels it.
+constexpr uint32_t kAlarmCancelMinor = 2;
 constexpr const char* kAlarmDriver = "alarm";
 constexpr const char* kDeviceProtocol = "trellis.device.v1.Device";
 
@@ -71,77 +73,136 @@ Manager::HostRecord* Manager::LiveHostOf(const power::Target& target) {
   return host->second.get();
 }
 
-template <typename Request, typename Response>
-void Manager::CallPowerHook(const power::Target& target, const char* hook,
-                            std::chrono::milliseconds deadline, Request request,
-                            const rpc::Invoke<Request, Response>& invoke, CallDone done) {
-  HostRecord* host = LiveHostOf(target);
-  if (host == nullptr) {
+void Manager::QueuePowerCall(bool suspend, const power::Target& target,
+                             std::optional<power::LeaseGrant> lease, CallDone done) {
+  if (LiveHostOf(target) == nullptr) {
     (void)dispatcher_.Post([done = std::move(done), path = target.node_path]() mutable {
       done(Fail(ErrorCode::kUnavailable, "the driver at " + path + " is no longer running"));
     });
     return;
   }
-  BeginWork();
-  uint64_t generation = host->generation;
-  rpc::CallAsync<Request, Response>(
-      deadline, std::move(request), invoke,
-      [this, target, hook, deadline, generation, done = std::move(done)](
-          grpc::Status status, Response response) mutable {
-        auto posted = dispatcher_.Post([this, target, hook, deadline, generation,
-                                        done = std::move(done), status = std::move(status),
-                                        duration = response.duration_us()]() mutable {
-          if (status.ok()) {
-            done(duration);
-          } else if (status.error_code() == grpc::StatusCode::DEADLINE_EXCEEDED) {
-            // A hung driver: its host is killed and handled as a crash.
-            auto host = hosts_.find(target.host_id);
-            if (host != hosts_.end() && host->second->generation == generation &&
-                host->second->state == host::v1::HOST_STATE_RUNNING) {
-              launcher_->Kill(host->second->launched);
-            }
-            done(Fail(ErrorCode::kDeadlineExceeded,
-                      std::string(hook) + " hook missed its " + std::to_string(deadline.count()) +
-                          " ms deadline; host " + target.host_id + " was killed"));
-          } else {
-            done(Fail(rpc::FromStatus(status, std::string(hook))));
-          }
-          EndWork();
-        });
-        if (!posted) EndWork();
+  PowerBatch& batch = (suspend ? suspend_batches_ : resume_batches_)[target.host_id];
+  batch.targets.push_back(target);
+  batch.leases.push_back(std::move(lease));
+  batch.done.push_back(std::move(done));
+  if (!power_flush_posted_) {
+    power_flush_posted_ = true;
+    (void)dispatcher_.Post([this] { FlushPowerCalls(); });
+  }
+}
+
+void Manager::FlushPowerCalls() {
+  power_flush_posted_ = false;
+  auto suspends = std::exchange(suspend_batches_, {});
+  auto resumes = std::exchange(resume_batches_, {});
+  for (auto& [host_id, batch] : suspends) SendPowerBatch(true, host_id, std::move(batch));
+  for (auto& [host_id, batch] : resumes) SendPowerBatch(false, host_id, std::move(batch));
+}
+
+void Manager::SendPowerBatch(bool suspend, const std::string& host_id, PowerBatch batch) {
+  auto host = hosts_.find(host_id);
+  auto fail_all = [&](const std::string& why) {
+    for (size_t i = 0; i < batch.done.size(); ++i) {
+      (void)dispatcher_.Post([done = std::move(batch.done[i]), why]() mutable {
+        done(Fail(ErrorCode::kUnavailable, why));
       });
+    }
+  };
+  if (host == hosts_.end() || !host->second->stub ||
+      host->second->state != host::v1::HOST_STATE_RUNNING) {
+    fail_all("host " + host_id + " is not running");
+    return;
+  }
+  auto* stub = host->second->stub.get();
+  uint64_t generation = host->second->generation;
+  std::chrono::milliseconds longest{0};
+  for (const auto& target : batch.targets) {
+    longest = std::max(longest, suspend ? target.suspend_timeout : target.resume_timeout);
+  }
+  // The host enforces each hook's deadline; this one only catches a host
+  // that stopped answering altogether.
+  auto call_deadline = longest + std::chrono::seconds(2);
+  host::v1::SuspendDriversRequest suspend_request;
+  host::v1::ResumeDriversRequest resume_request;
+  for (size_t i = 0; i < batch.targets.size(); ++i) {
+    const power::Target& target = batch.targets[i];
+    if (suspend) {
+      auto* entry = suspend_request.add_drivers();
+      entry->set_node_path(target.node_path);
+      entry->set_deadline_ms(static_cast<uint32_t>(target.suspend_timeout.count()));
+    } else {
+      auto* entry = resume_request.add_drivers();
+      entry->set_node_path(target.node_path);
+      entry->set_deadline_ms(static_cast<uint32_t>(target.resume_timeout.count()));
+      if (const auto& lease = batch.leases[i]) {
+        entry->mutable_lease()->set_lease_id(lease->id);
+        entry->mutable_lease()->set_name(lease->name);
+      }
+    }
+  }
+  auto on_response = [this, suspend, host_id, generation, batch = std::move(batch)](
+                         grpc::Status status, host::v1::PowerBatchResponse response) mutable {
+    auto posted = dispatcher_.Post([this, suspend, host_id, generation, batch = std::move(batch),
+                                    status = std::move(status),
+                                    response = std::move(response)]() mutable {
+      bool kill = !status.ok() && status.error_code() == grpc::StatusCode::DEADLINE_EXCEEDED;
+      const char* hook = suspend ? "suspend" : "resume";
+      for (size_t i = 0; i < batch.done.size(); ++i) {
+        if (!status.ok()) {
+          batch.done[i](Fail(rpc::FromStatus(status, std::string(hook) + " on host " + host_id)));
+          continue;
+        }
+        if (static_cast<int>(i) >= response.results_size()) {
+          batch.done[i](Fail(ErrorCode::kInternal, "host " + host_id + " answered too few results"));
+          continue;
+        }
+        const auto& r = response.results(static_cast<int>(i));
+        if (r.code() == 0) {
+          batch.done[i](r.duration_us());
+        } else if (r.code() == static_cast<int>(grpc::StatusCode::DEADLINE_EXCEEDED)) {
+          // A hung driver: its host is killed and handled as a crash.
+          kill = true;
+          batch.done[i](Fail(ErrorCode::kDeadlineExceeded,
+                             std::string(hook) + ": " + r.message() + "; host " + host_id +
+                                 " was killed"));
+        } else {
+          batch.done[i](Fail(static_cast<ErrorCode>(r.code()), r.message()));
+        }
+      }
+      auto host = hosts_.find(host_id);
+      if (kill && host != hosts_.end() && host->second->generation == generation &&
+          host->second->state == host::v1::HOST_STATE_RUNNING) {
+        launcher_->Kill(host->second->launched);
+      }
+      EndWork();
+    });
+    if (!posted) EndWork();
+  };
+  BeginWork();
+  if (suspend) {
+    rpc::CallAsync<host::v1::SuspendDriversRequest, host::v1::PowerBatchResponse>(
+        call_deadline, std::move(suspend_request),
+        [stub](auto* ctx, auto* req, auto* resp, auto cb) {
+          stub->async()->SuspendDrivers(ctx, req, resp, std::move(cb));
+        },
+        std::move(on_response));
+  } else {
+    rpc::CallAsync<host::v1::ResumeDriversRequest, host::v1::PowerBatchResponse>(
+        call_deadline, std::move(resume_request),
+        [stub](auto* ctx, auto* req, auto* resp, auto cb) {
+          stub->async()->ResumeDrivers(ctx, req, resp, std::move(cb));
+        },
+        std::move(on_response));
+  }
 }
 
 void Manager::SuspendDriver(const power::Target& target, CallDone done) {
-  HostRecord* host = LiveHostOf(target);
-  auto* stub = host ? host->stub.get() : nullptr;
-  host::v1::SuspendDriverRequest request;
-  request.set_node_path(target.node_path);
-  request.set_deadline_ms(static_cast<uint32_t>(target.suspend_timeout.count()));
-  CallPowerHook<host::v1::SuspendDriverRequest, host::v1::SuspendDriverResponse>(
-      target, "suspend", target.suspend_timeout, std::move(request),
-      [stub](auto* ctx, auto* req, auto* resp, auto cb) {
-        stub->async()->SuspendDriver(ctx, req, resp, std::move(cb));
-      },
-      std::move(done));
+  QueuePowerCall(true, target, std::nullopt, std::move(done));
 }
 
 void Manager::ResumeDriver(const power::Target& target, std::optional<power::LeaseGrant> lease,
                            CallDone done) {
-  HostRecord* host = LiveHostOf(target);
-  auto* stub = host ? host->stub.get() : nullptr;
-  host::v1::ResumeDriverRequest request;
-  request.set_node_path(target.node_path);
-  if (lease) {
-    request.mutable_lease()->set_lease_id(lease->id);
-    request.mutable_lease()->set_name(lease->name);
-  }
-  CallPowerHook<host::v1::ResumeDriverRequest, host::v1::ResumeDriverResponse>(
-      target, "resume", target.resume_timeout, std::move(request),
-      [stub](auto* ctx, auto* req, auto* resp, auto cb) {
-        stub->async()->ResumeDriver(ctx, req, resp, std::move(cb));
-      },
-      std::move(done));
+  QueuePowerCall(false, target, std::move(lease), std::move(done));
 }
 
 void Manager::ArmWakeAlarm(std::chrono::milliseconds after,
@@ -202,9 +263,11 @@ void Manager::ArmWakeAlarm(std::chrono::milliseconds after,
               ctx->AddMetadata("trellis-token", token);
               device->async()->Command(ctx, req, resp, std::move(cb));
             },
-            [this, device, done = std::move(done)](grpc::Status status,
-                                                    device::v1::CommandResponse) mutable {
-              auto posted = dispatcher_.Post([this, done = std::move(done), status]() mutable {
+            [this, device, token, done = std::move(done)](
+                grpc::Status status, device::v1::CommandResponse response) mutable {
+              auto posted = dispatcher_.Post([this, device, token, done = std::move(done), status,
+                                              id = response.value()]() mutable {
+                if (status.ok()) armed_alarm_ = ArmedAlarm{device, token, id};
                 done(status.ok() ? Ok()
                                  : Result<void>(Fail(rpc::FromStatus(status, "arming the alarm"))));
                 EndWork();
@@ -214,7 +277,26 @@ void Manager::ArmWakeAlarm(std::chrono::milliseconds after,
       });
 }
 
+void Manager::CancelWakeAlarm() {
+  auto alarm = std::exchange(armed_alarm_, std::nullopt);
+  if (!alarm) return;
+  // Woken some other way: the alarm must not fire into a later suspend.
+  device::v1::CommandRequest command;
+  command.set_minor_num(kAlarmCancelMinor);
+  command.set_arg1(static_cast<uint64_t>(alarm->id));
+  auto device = alarm->device;
+  rpc::CallAsync<device::v1::CommandRequest, device::v1::CommandResponse>(
+      5000ms, std::move(command),
+      [device, token = alarm->token](auto* ctx, auto* req, auto* resp, auto cb) {
+        ctx->AddMetadata("trellis-token", token);
+        device->async()->Command(ctx, req, resp, std::move(cb));
+      },
+      // NOT_FOUND: it fired (and woke the system) already.
+      [device](grpc::Status, device::v1::CommandResponse) {});
+}
+
 void Manager::PowerEvent(const power::v1::PowerEvent& event) {
+  if (event.state() == power::v1::SYSTEM_STATE_RUNNING) CancelWakeAlarm();
   if (options_.log_events) {
     std::fprintf(stderr, "trellis-manager: power: %s%s%s\n",
                  power::v1::SystemState_Name(event.state()).c_str(),

@@ -98,6 +98,11 @@ DriverHost::~DriverHost() {
   }
   if (control_server_) control_server_->Shutdown(deadline);
   if (!options_.client_socket.empty()) unlink(options_.client_socket.c_str());
+  // The services own dispatchers: they go before the runtime they run on.
+  control_server_.reset();
+  client_server_.reset();
+  host_service_.reset();
+  device_service_.reset();
   runtime_.reset();
 }
 

@@ -86,6 +86,8 @@ class DriverInstance final : public DriverHostApi,
   void Teardown(std::move_only_function<void()> then);
   // Runs `fn` on the driver's dispatcher even while suspended.
   void OnDispatcher(Task fn);
+  // As OnDispatcher, but inline when already running on that dispatcher.
+  void OnDispatcherNow(Task fn);
   // A wake vector fired (on wake_dispatcher_): report it and run the
   // driver's handler — first after resume if the driver is suspended.
   void OnWakeVector(int revents, const std::string& reason, WakeHandler on_wake);

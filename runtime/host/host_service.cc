@@ -4,9 +4,11 @@
 #include <unistd.h>
 
 #include <atomic>
+#include <optional>
 #include <chrono>
 
 #include "runtime/host/wake_lease_client.h"
+#include "runtime/mutex.h"
 #include "runtime/rpc/properties.h"
 #include "runtime/rpc/status.h"
 
@@ -135,6 +137,105 @@ grpc::ServerUnaryReactor* HostService::ResumeDriver(grpc::CallbackServerContext*
     response->set_duration_us(MicrosSince(start));
     reactor->Finish(ToStatus(result));
   });
+  return reactor;
+}
+
+void HostService::RunBatch(std::vector<BatchEntry> entries, grpc::ServerUnaryReactor* reactor,
+                           v1::PowerBatchResponse* response) {
+  // Each result is set exactly once — by its hook or by its deadline — and
+  // the call finishes with the last one.
+  struct Batch {
+    Mutex mu;
+    size_t remaining TRELLIS_GUARDED_BY(mu) = 0;
+    std::vector<bool> settled TRELLIS_GUARDED_BY(mu);
+    grpc::ServerUnaryReactor* reactor;
+    v1::PowerBatchResponse* response;
+    std::chrono::steady_clock::time_point start = std::chrono::steady_clock::now();
+
+    void Settle(size_t i, const Result<void>& result) {
+      bool last = false;
+      {
+        MutexLock lock(mu);
+        if (settled[i]) return;
+        settled[i] = true;
+        auto* r = response->mutable_results(static_cast<int>(i));
+        r->set_duration_us(MicrosSince(start));
+        if (!result) {
+          r->set_code(static_cast<int32_t>(result.error().code()));
+          r->set_message(result.error().message());
+        }
+        last = --remaining == 0;
+      }
+      if (last) reactor->Finish(grpc::Status::OK);
+    }
+  };
+  auto batch = std::make_shared<Batch>();
+  batch->reactor = reactor;
+  batch->response = response;
+  {
+    MutexLock lock(batch->mu);
+    batch->remaining = entries.size();
+    batch->settled.assign(entries.size(), false);
+    for (const auto& entry : entries) response->add_results()->set_node_path(entry.node_path);
+  }
+  if (entries.empty()) {
+    reactor->Finish(grpc::Status::OK);
+    return;
+  }
+  for (size_t i = 0; i < entries.size(); ++i) {
+    BatchEntry& entry = entries[i];
+    auto instance = registry_->Find(entry.node_path);
+    if (instance == nullptr) {
+      batch->Settle(i, Fail(ErrorCode::kNotFound, "no driver at node " + entry.node_path));
+      continue;
+    }
+    if (entry.deadline_ms > 0) {
+      (void)deadlines_.PostAfter(
+          std::chrono::milliseconds(entry.deadline_ms),
+          [batch, i, path = entry.node_path, ms = entry.deadline_ms] {
+            batch->Settle(i, Fail(ErrorCode::kDeadlineExceeded,
+                                  "the hook at " + path + " missed its " + std::to_string(ms) +
+                                      " ms deadline"));
+          });
+    }
+    entry.hook(*instance, [batch, i](Result<void> result) { batch->Settle(i, result); });
+  }
+}
+
+grpc::ServerUnaryReactor* HostService::SuspendDrivers(grpc::CallbackServerContext* context,
+                                                      const v1::SuspendDriversRequest* request,
+                                                      v1::PowerBatchResponse* response) {
+  std::vector<BatchEntry> entries;
+  for (const auto& driver : request->drivers()) {
+    entries.push_back({driver.node_path(), driver.deadline_ms(),
+                       [](DriverInstance& instance, DriverInstance::Done done) {
+                         instance.Suspend(std::move(done));
+                       }});
+  }
+  auto* reactor = context->DefaultReactor();
+  RunBatch(std::move(entries), reactor, response);
+  return reactor;
+}
+
+grpc::ServerUnaryReactor* HostService::ResumeDrivers(grpc::CallbackServerContext* context,
+                                                     const v1::ResumeDriversRequest* request,
+                                                     v1::PowerBatchResponse* response) {
+  std::vector<BatchEntry> entries;
+  for (const auto& driver : request->drivers()) {
+    std::optional<v1::WakeLeaseToken> token;
+    if (driver.has_lease()) token = driver.lease();
+    entries.push_back({driver.node_path(), driver.deadline_ms(),
+                       [this, token](DriverInstance& instance, DriverInstance::Done done) {
+                         std::optional<WakeLease> lease;
+                         if (token) {
+                           lease = AdoptManagerLease(env_.node_channel, instance.node_token(),
+                                                     token->lease_id(), token->name());
+                         }
+                         instance.Resume(std::move(lease), std::move(done));
+                       }});
+  }
+  auto* reactor = context->DefaultReactor();
+  RunBatch(std::move(entries), reactor, response);
   return reactor;
 }
 

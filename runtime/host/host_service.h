@@ -18,7 +18,8 @@ class HostService final : public trellis::host::v1::DriverHost::CallbackService 
   HostService(HostEnv env, HostRegistry* registry, std::string endpoint,
               std::function<void()> on_shutdown)
       : env_(std::move(env)), registry_(registry), endpoint_(std::move(endpoint)),
-        on_shutdown_(std::move(on_shutdown)) {}
+        on_shutdown_(std::move(on_shutdown)),
+        deadlines_(Dispatcher::Create(*env_.runtime, {.name = "power-deadlines"})) {}
 
   grpc::ServerUnaryReactor* StartDriver(grpc::CallbackServerContext* context,
                                         const v1::StartDriverRequest* request,
@@ -32,6 +33,12 @@ class HostService final : public trellis::host::v1::DriverHost::CallbackService 
   grpc::ServerUnaryReactor* ResumeDriver(grpc::CallbackServerContext* context,
                                          const v1::ResumeDriverRequest* request,
                                          v1::ResumeDriverResponse* response) override;
+  grpc::ServerUnaryReactor* SuspendDrivers(grpc::CallbackServerContext* context,
+                                           const v1::SuspendDriversRequest* request,
+                                           v1::PowerBatchResponse* response) override;
+  grpc::ServerUnaryReactor* ResumeDrivers(grpc::CallbackServerContext* context,
+                                          const v1::ResumeDriversRequest* request,
+                                          v1::PowerBatchResponse* response) override;
   grpc::ServerUnaryReactor* GrantAccess(grpc::CallbackServerContext* context,
                                         const v1::GrantAccessRequest* request,
                                         v1::GrantAccessResponse* response) override;
@@ -53,10 +60,22 @@ class HostService final : public trellis::host::v1::DriverHost::CallbackService 
   std::shared_ptr<DriverInstance> FindOrFinish(const std::string& node_path,
                                                grpc::ServerUnaryReactor* reactor);
 
+  // Runs `hook` for every entry of a batch in parallel; finishes `reactor`
+  // once each has completed or missed its deadline.
+  struct BatchEntry {
+    std::string node_path;
+    uint32_t deadline_ms = 0;
+    std::move_only_function<void(DriverInstance&, DriverInstance::Done)> hook;
+  };
+  void RunBatch(std::vector<BatchEntry> entries, grpc::ServerUnaryReactor* reactor,
+                v1::PowerBatchResponse* response);
+
   HostEnv env_;
   HostRegistry* registry_;
   std::string endpoint_;
   std::function<void()> on_shutdown_;
+  // Unmanaged: fires the deadlines of batch hooks.
+  Dispatcher deadlines_;
 };
 
 }  // namespace trellis::host
