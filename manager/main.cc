@@ -2,6 +2,7 @@
 //
 //   trellis-manager --board manifests/boards/default.json [--runtime-dir DIR]
 //                   [--driver-dir DIR ...] [--host-binary PATH] [--hosts-in-threads]
+//                   [--suspend-hal simulated|linux-sysfs[:PATH]]
 #include <signal.h>
 #include <unistd.h>
 
@@ -50,6 +51,9 @@ int main(int argc, char** argv) {
   app.add_flag("--hosts-in-threads", hosts_in_threads,
                "Run driver hosts as threads of the manager (testing only)");
   app.add_option("--threads", options.threads, "Worker threads")->check(CLI::Range(1, 64));
+  app.add_option("--suspend-hal", options.suspend_hal,
+                 "Suspend HAL, overriding the board: simulated, linux-sysfs or "
+                 "linux-sysfs:<state file>");
   CLI11_PARSE(app, argc, argv);
 
   options.board = board;
