@@ -4,7 +4,6 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include <cstdlib>
 #include <fstream>
 #include <random>
 #include <sstream>
@@ -20,19 +19,6 @@ using power::v1::SuspendResponse;
 using power::v1::SYSTEM_STATE_RUNNING;
 using power::v1::SYSTEM_STATE_SUSPENDED;
 
-// Longer runs behind a flag (TRELLIS_LONG_TESTS=1).
-bool LongTests() {
-  const char* env = std::getenv("TRELLIS_LONG_TESTS");
-  return env != nullptr && std::string(env) == "1";
-}
-
-std::vector<std::string> ReadLines(const std::filesystem::path& path) {
-  std::ifstream in(path);
-  std::vector<std::string> lines;
-  for (std::string line; std::getline(in, line);) lines.push_back(line);
-  return lines;
-}
-
 // Index of the first line equal to `line` at or after `from`; -1 if none.
 int Find(const std::vector<std::string>& lines, const std::string& line, size_t from = 0) {
   for (size_t i = from; i < lines.size(); ++i) {
@@ -41,36 +27,9 @@ int Find(const std::vector<std::string>& lines, const std::string& line, size_t 
   return -1;
 }
 
-// A client wake lease: held while the stream is open.
-class ClientLease {
- public:
-  ClientLease(power::v1::Power::Stub& power, const std::string& name) {
-    power::v1::AcquireWakeLeaseRequest request;
-    request.set_name(name);
-    reader_ = power.AcquireWakeLease(&context_, request);
-    power::v1::WakeLeaseEvent event;
-    granted_ = reader_->Read(&event) && event.has_granted();
-  }
-  ~ClientLease() { Release(); }
-  bool granted() const { return granted_; }
-  void Release() {
-    if (reader_ == nullptr) return;
-    context_.TryCancel();
-    (void)reader_->Finish();
-    reader_.reset();
-  }
-
- private:
-  grpc::ClientContext context_;
-  std::unique_ptr<grpc::ClientReader<power::v1::WakeLeaseEvent>> reader_;
-  bool granted_ = false;
-};
-
 class PowerTest : public PowerFixture {
  protected:
-  std::filesystem::path log() const { return dir_.path() / "probe.log"; }
   std::filesystem::path fifo() const { return dir_.path() / "wake.fifo"; }
-  std::string LogProperty() const { return StringProperty("probe.log", log().string()); }
 
   // A wake-capable probe at root.sys.waker whose wake vector is the FIFO.
   std::string WakerNode() {
@@ -86,22 +45,6 @@ class PowerTest : public PowerFixture {
     close(fd);
   }
 
-  // Per node: suspends minus resumes since its last start, from the log.
-  std::map<std::string, int> Balance() {
-    std::map<std::string, int> balance;
-    for (const std::string& line : ReadLines(log())) {
-      auto space = line.find(' ');
-      std::string event = line.substr(0, space);
-      std::string node = line.substr(space + 1);
-      if (event == "start") balance[node] = 0;
-      if (event == "suspend") ++balance[node];
-      if (event == "resume" || event == "resume-lease" || event == "resume-failed") {
-        --balance[node];
-        EXPECT_GE(balance[node], 0) << node << " was resumed without being suspended";
-      }
-    }
-    return balance;
-  }
   // Nodes that are not bound, with their state and last error.
   std::string Unbound() {
     std::string text;
@@ -114,11 +57,6 @@ class PowerTest : public PowerFixture {
               node.last_error() + ") ";
     }
     return text;
-  }
-
-  void ExpectNothingSuspended(const std::string& what) {
-    for (const auto& [node, n] : Balance()) EXPECT_EQ(n, 0) << node << " after " << what;
-    EXPECT_EQ(Status().state(), SYSTEM_STATE_RUNNING) << what;
   }
 };
 

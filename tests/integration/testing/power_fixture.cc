@@ -1,5 +1,9 @@
 #include "tests/integration/testing/power_fixture.h"
 
+#include <cstdlib>
+#include <fstream>
+#include <iterator>
+#include <string_view>
 #include <thread>
 
 #include "runtime/rpc/status.h"
@@ -43,6 +47,41 @@ std::string AlarmManifest() {
 std::string AlarmNode() {
   return R"({"name": "alarm", "properties": [)" + StringProperty("trellis.compatible", "trellis,alarm") +
          "]}";
+}
+
+bool LongTests() {
+  const char* env = std::getenv("TRELLIS_LONG_TESTS");
+  return env != nullptr && std::string(env) == "1";
+}
+
+std::vector<std::string> ReadLines(const std::filesystem::path& path) {
+  std::ifstream in(path);
+  std::vector<std::string> lines;
+  for (std::string line; std::getline(in, line);) lines.push_back(line);
+  return lines;
+}
+
+bool PollUntil(const std::function<bool()>& pred, std::chrono::steady_clock::time_point deadline) {
+  while (true) {
+    if (pred()) return true;
+    if (std::chrono::steady_clock::now() >= deadline) return false;
+    std::this_thread::sleep_for(std::chrono::milliseconds(1));
+  }
+}
+
+ClientLease::ClientLease(power::v1::Power::Stub& power, const std::string& name) {
+  power::v1::AcquireWakeLeaseRequest request;
+  request.set_name(name);
+  reader_ = power.AcquireWakeLease(&context_, request);
+  power::v1::WakeLeaseEvent event;
+  granted_ = reader_->Read(&event) && event.has_granted();
+}
+
+void ClientLease::Release() {
+  if (reader_ == nullptr) return;
+  context_.TryCancel();
+  (void)reader_->Finish();
+  reader_.reset();
 }
 
 void PowerFixture::StartPowerManager(const std::string& board_json,
@@ -130,6 +169,39 @@ std::vector<std::string> PowerFixture::BoundNodes(const std::string& prefix) {
     }
   }
   return paths;
+}
+
+std::map<std::string, int> PowerFixture::Balance() {
+  std::ifstream in(log(), std::ios::binary);
+  if (!in) return balance_;
+  in.seekg(log_read_);
+  std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  // Probes append whole lines with one write(2); count complete ones only.
+  size_t end = text.rfind('\n');
+  if (end == std::string::npos) return balance_;
+  log_read_ += static_cast<std::streamoff>(end + 1);
+  size_t begin = 0;
+  while (begin <= end) {
+    size_t eol = text.find('\n', begin);
+    std::string_view line(text.data() + begin, eol - begin);
+    begin = eol + 1;
+    size_t space = line.find(' ');
+    if (space == std::string_view::npos) continue;
+    std::string_view event = line.substr(0, space);
+    std::string node(line.substr(space + 1));
+    if (event == "start") balance_[node] = 0;
+    if (event == "suspend") ++balance_[node];
+    if (event == "resume" || event == "resume-lease" || event == "resume-failed") {
+      --balance_[node];
+      EXPECT_GE(balance_[node], 0) << node << " was resumed without being suspended";
+    }
+  }
+  return balance_;
+}
+
+void PowerFixture::ExpectNothingSuspended(const std::string& what) {
+  for (const auto& [node, n] : Balance()) EXPECT_EQ(n, 0) << node << " after " << what;
+  EXPECT_EQ(Status().state(), power::v1::SYSTEM_STATE_RUNNING) << what;
 }
 
 }  // namespace trellis::testing

@@ -4,8 +4,13 @@
 // callback to a file.
 #pragma once
 
+#include <chrono>
+#include <filesystem>
+#include <functional>
 #include <future>
+#include <ios>
 #include <map>
+#include <memory>
 #include <string>
 #include <vector>
 
@@ -41,6 +46,35 @@ std::string AlarmNode();
 // A string node property.
 std::string StringProperty(const std::string& key, const std::string& value);
 
+// Longer runs behind a flag (TRELLIS_LONG_TESTS=1).
+bool LongTests();
+// The lines of the file at `path` (none if it cannot be read).
+std::vector<std::string> ReadLines(const std::filesystem::path& path);
+// Calls `pred` every millisecond until it holds (true) or `deadline` passes
+// (false); for waits where ManagerFixture::WaitUntil's 10 ms step is coarse.
+bool PollUntil(const std::function<bool()>& pred, std::chrono::steady_clock::time_point deadline);
+
+// A client wake lease: held while the AcquireWakeLease stream is open.
+// Blocks in the constructor until the first event arrives.
+class ClientLease {
+ public:
+  ClientLease(power::v1::Power::Stub& power, const std::string& name);
+  ~ClientLease() { Release(); }
+  ClientLease(const ClientLease&) = delete;
+  ClientLease& operator=(const ClientLease&) = delete;
+
+  // Whether the first event was `granted`.
+  bool granted() const { return granted_; }
+  // Cancels the stream; the manager drops the lease when it sees that.
+  // Idempotent.
+  void Release();
+
+ private:
+  grpc::ClientContext context_;
+  std::unique_ptr<grpc::ClientReader<power::v1::WakeLeaseEvent>> reader_;
+  bool granted_ = false;
+};
+
 class PowerFixture : public ManagerFixture {
  protected:
   using SuspendResult = std::pair<grpc::Status, power::v1::SuspendResponse>;
@@ -64,9 +98,22 @@ class PowerFixture : public ManagerFixture {
   // Every bound node whose driver name starts with `prefix`.
   std::vector<std::string> BoundNodes(const std::string& prefix);
 
+  // The probe log (give probes LogProperty() to write to it).
+  std::filesystem::path log() const { return dir_.path() / "probe.log"; }
+  std::string LogProperty() const { return StringProperty("probe.log", log().string()); }
+  // Per node: suspends minus resumes since its last start, from the log.
+  // Reads only what was appended since the last call; fails the test if a
+  // node was resumed without being suspended.
+  std::map<std::string, int> Balance();
+  // Every node's balance is 0 and the system is RUNNING.
+  void ExpectNothingSuspended(const std::string& what);
+
  private:
   std::unique_ptr<power::v1::Power::Stub> power_;
   std::map<std::string, Bound> bound_;
+  // Balance() state: bytes of the log already counted, and the counts.
+  std::streamoff log_read_ = 0;
+  std::map<std::string, int> balance_;
 };
 
 }  // namespace trellis::testing
