@@ -127,7 +127,10 @@ class PowerctlProcess {
       char state = 0;
       long ppid = 0;
       long pgrp = 0;
-      if (fields >> state >> ppid >> pgrp && pgrp == pid_ && state != 'Z') {
+      // Only the command itself: an ASan-built powerctl's exit-time leak
+      // checker runs as a cloned task in the same process group.
+      std::string comm = stat.substr(stat.find('(') + 1, paren - stat.find('(') - 1);
+      if (fields >> state >> ppid >> pgrp && pgrp == pid_ && state != 'Z' && comm == "sleep") {
         pids.push_back(static_cast<pid_t>(pid));
       }
     }
