@@ -276,4 +276,12 @@ void Manager::StopNodeDriver(const std::string& path, std::move_only_function<vo
       });
 }
 
+Result<std::string> Manager::NodeOfToken(const std::string& token) const {
+  auto owner = node_tokens_.find(token);
+  if (owner == node_tokens_.end()) {
+    return Fail(ErrorCode::kUnauthenticated, "unknown or revoked node token");
+  }
+  return owner->second;
+}
+
 }  // namespace trellis::manager

@@ -175,6 +175,12 @@ class Manager final : private power::Platform {
     std::vector<std::optional<power::LeaseGrant>> leases;  // Resume only.
     std::vector<CallDone> done;
   };
+  // Grants a wake lease held for exactly as long as `stream` stays open.
+  void GrantLeaseOnStream(std::shared_ptr<rpc::ServerStream<power::v1::WakeLeaseEvent>> stream,
+                          power::LeaseInfo info);
+  // The node path a node-channel token was issued for.
+  // Errors: kUnauthenticated for an unknown or revoked token.
+  Result<std::string> NodeOfToken(const std::string& token) const;
   // Cancels the wake alarm armed for the last suspend, if it has not fired.
   void CancelWakeAlarm();
   void QueuePowerCall(bool suspend, const power::Target& target,

@@ -41,9 +41,9 @@ grpc::ServerUnaryReactor* NodeChannelService::RemoveNode(grpc::CallbackServerCon
   rpc::UnaryFinisher finisher(reactor, "the manager is shutting down");
   (void)manager_->dispatcher_.Post([this, request, finisher = std::move(finisher)]() mutable {
     Manager& m = *manager_;
-    auto owner = m.node_tokens_.find(request->node_token());
-    if (owner == m.node_tokens_.end()) {
-      finisher.Finish(StatusOf(ErrorCode::kUnauthenticated, "unknown or revoked node token"));
+    auto owner = m.NodeOfToken(request->node_token());
+    if (!owner) {
+      finisher.Finish(ToStatus(owner.error()));
       return;
     }
     Node* node = m.topology_.Find(request->path());
@@ -51,11 +51,11 @@ grpc::ServerUnaryReactor* NodeChannelService::RemoveNode(grpc::CallbackServerCon
       finisher.Finish(StatusOf(ErrorCode::kNotFound, "no node " + request->path()));
       return;
     }
-    if (node->parent() == nullptr || node->parent()->path() != owner->second ||
+    if (node->parent() == nullptr || node->parent()->path() != *owner ||
         !node->added_by_driver) {
       finisher.Finish(StatusOf(ErrorCode::kPermissionDenied,
                                "node " + request->path() + " is not a child added by the driver at " +
-                                   owner->second));
+                                   *owner));
       return;
     }
     if (node->state == NodeState::kRemoving) {
@@ -74,29 +74,21 @@ grpc::ServerWriteReactor<power::v1::WakeLeaseEvent>* NodeChannelService::Acquire
   auto [reactor, stream] = rpc::ServerStream<power::v1::WakeLeaseEvent>::Create();
   auto posted = manager_->dispatcher_.Post([this, request, stream]() mutable {
     Manager& m = *manager_;
-    auto owner = m.node_tokens_.find(request->node_token());
-    if (owner == m.node_tokens_.end()) {
-      stream->Finish(StatusOf(ErrorCode::kUnauthenticated, "unknown or revoked node token"));
+    auto owner = m.NodeOfToken(request->node_token());
+    if (!owner) {
+      stream->Finish(ToStatus(owner.error()));
       return;
     }
     if (request->name().empty()) {
       stream->Finish(StatusOf(ErrorCode::kInvalidArgument, "a wake lease needs a name"));
       return;
     }
-    power::LeaseInfo info{.name = request->name(), .holder = owner->second};
-    if (Node* node = m.topology_.Find(owner->second)) {
+    power::LeaseInfo info{.name = request->name(), .holder = *owner};
+    if (Node* node = m.topology_.Find(*owner)) {
       auto host = m.hosts_.find(node->host_id);
       if (host != m.hosts_.end()) info.pid = static_cast<uint32_t>(host->second->launched.pid);
     }
-    uint64_t id = m.governor_->AcquireLease(std::move(info));
-    power::v1::WakeLeaseEvent granted;
-    granted.mutable_granted()->set_lease_id(id);
-    stream->Send(std::move(granted));
-    // Held while the stream is open: the driver dropping its WakeLease, or
-    // its host dying, closes it.
-    stream->OnClosed([&m, id] {
-      (void)m.dispatcher_.Post([&m, id] { m.governor_->ReleaseLease(id); });
-    });
+    m.GrantLeaseOnStream(stream, std::move(info));
   });
   if (!posted) stream->Finish(StatusOf(ErrorCode::kUnavailable, "the manager is shutting down"));
   return reactor;
@@ -109,15 +101,15 @@ grpc::ServerUnaryReactor* NodeChannelService::DropWakeLease(
   rpc::UnaryFinisher finisher(reactor, "the manager is shutting down");
   (void)manager_->dispatcher_.Post([this, request, finisher = std::move(finisher)]() mutable {
     Manager& m = *manager_;
-    auto owner = m.node_tokens_.find(request->node_token());
-    if (owner == m.node_tokens_.end()) {
-      finisher.Finish(StatusOf(ErrorCode::kUnauthenticated, "unknown or revoked node token"));
+    auto owner = m.NodeOfToken(request->node_token());
+    if (!owner) {
+      finisher.Finish(ToStatus(owner.error()));
       return;
     }
-    if (!m.governor_->ReleaseLeaseOf(request->lease_id(), owner->second)) {
+    if (!m.governor_->ReleaseLeaseOf(request->lease_id(), *owner)) {
       finisher.Finish(StatusOf(ErrorCode::kNotFound, "no wake lease " +
                                                          std::to_string(request->lease_id()) +
-                                                         " held for " + owner->second));
+                                                         " held for " + *owner));
       return;
     }
     finisher.Finish(grpc::Status::OK);
@@ -133,22 +125,22 @@ grpc::ServerUnaryReactor* NodeChannelService::ReportWake(grpc::CallbackServerCon
   (void)manager_->dispatcher_.Post([this, request, response,
                                     finisher = std::move(finisher)]() mutable {
     Manager& m = *manager_;
-    auto owner = m.node_tokens_.find(request->node_token());
-    if (owner == m.node_tokens_.end()) {
-      finisher.Finish(StatusOf(ErrorCode::kUnauthenticated, "unknown or revoked node token"));
+    auto owner = m.NodeOfToken(request->node_token());
+    if (!owner) {
+      finisher.Finish(ToStatus(owner.error()));
       return;
     }
-    Node* node = m.topology_.Find(owner->second);
+    Node* node = m.topology_.Find(*owner);
     std::string driver = node ? node->driver : "";
     auto record = m.drivers_.find(driver);
     if (record == m.drivers_.end() || !record->second.file.manifest.power().wake_capable()) {
       finisher.Finish(StatusOf(ErrorCode::kPermissionDenied,
-                               "driver '" + driver + "' at " + owner->second +
+                               "driver '" + driver + "' at " + *owner +
                                    " is not wake-capable (manifest power.wake_capable)"));
       return;
     }
     std::string reason = request->reason().empty() ? "wake vector" : request->reason();
-    response->set_wake_generation(m.governor_->ReportWake(reason, owner->second, driver));
+    response->set_wake_generation(m.governor_->ReportWake(reason, *owner, driver));
     finisher.Finish(grpc::Status::OK);
   });
   return reactor;

@@ -277,6 +277,18 @@ void Manager::ArmWakeAlarm(std::chrono::milliseconds after,
       });
 }
 
+void Manager::GrantLeaseOnStream(
+    std::shared_ptr<rpc::ServerStream<power::v1::WakeLeaseEvent>> stream, power::LeaseInfo info) {
+  uint64_t id = governor_->AcquireLease(std::move(info));
+  power::v1::WakeLeaseEvent granted;
+  granted.mutable_granted()->set_lease_id(id);
+  stream->Send(std::move(granted));
+  // The holder closing the stream, cancelling it or dying releases it.
+  stream->OnClosed([this, id] {
+    (void)dispatcher_.Post([this, id] { governor_->ReleaseLease(id); });
+  });
+}
+
 void Manager::CancelWakeAlarm() {
   auto alarm = std::exchange(armed_alarm_, std::nullopt);
   if (!alarm) return;

@@ -94,16 +94,7 @@ grpc::ServerWriteReactor<power::v1::WakeLeaseEvent>* PowerService::AcquireWakeLe
     info.uid = peer->uid;
   }
   auto posted = manager_->dispatcher_.Post([this, stream, info = std::move(info)]() mutable {
-    Manager& m = *manager_;
-    uint64_t id = m.governor_->AcquireLease(std::move(info));
-    power::v1::WakeLeaseEvent granted;
-    granted.mutable_granted()->set_lease_id(id);
-    stream->Send(std::move(granted));
-    // The lease holds while the stream is open: a client that closes it or
-    // dies releases it.
-    stream->OnClosed([&m, id] {
-      (void)m.dispatcher_.Post([&m, id] { m.governor_->ReleaseLease(id); });
-    });
+    manager_->GrantLeaseOnStream(stream, std::move(info));
   });
   if (!posted) stream->Finish(StatusOf(ErrorCode::kUnavailable, kShuttingDown));
   return reactor;
