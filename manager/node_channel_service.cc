@@ -122,7 +122,7 @@ grpc::ServerUnaryReactor* NodeChannelService::ReportWake(grpc::CallbackServerCon
                                                          node::v1::ReportWakeResponse* response) {
   grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
   rpc::UnaryFinisher finisher(reactor, "the manager is shutting down");
-  (void)manager_->dispatcher_.Post([this, request, response,
+  (void)manager_->dispatcher_.RunOrPost([this, request, response,
                                     finisher = std::move(finisher)]() mutable {
     Manager& m = *manager_;
     auto owner = m.NodeOfToken(request->node_token());
@@ -140,7 +140,12 @@ grpc::ServerUnaryReactor* NodeChannelService::ReportWake(grpc::CallbackServerCon
       return;
     }
     std::string reason = request->reason().empty() ? "wake vector" : request->reason();
-    response->set_wake_generation(m.governor_->ReportWake(reason, *owner, driver));
+    std::optional<std::chrono::steady_clock::time_point> at;
+    if (request->event_monotonic_ns() != 0) {
+      at = std::chrono::steady_clock::time_point(
+          std::chrono::nanoseconds(request->event_monotonic_ns()));
+    }
+    response->set_wake_generation(m.governor_->ReportWake(reason, *owner, driver, at));
     finisher.Finish(grpc::Status::OK);
   });
   return reactor;

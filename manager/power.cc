@@ -142,7 +142,7 @@ void Manager::SendPowerBatch(bool suspend, const std::string& host_id, PowerBatc
   }
   auto on_response = [this, suspend, host_id, generation, batch = std::move(batch)](
                          grpc::Status status, host::v1::PowerBatchResponse response) mutable {
-    auto posted = dispatcher_.Post([this, suspend, host_id, generation, batch = std::move(batch),
+    auto posted = dispatcher_.RunOrPost([this, suspend, host_id, generation, batch = std::move(batch),
                                     status = std::move(status),
                                     response = std::move(response)]() mutable {
       bool kill = !status.ok() && status.error_code() == grpc::StatusCode::DEADLINE_EXCEEDED;

@@ -54,6 +54,8 @@ struct Governor::Attempt {
   bool resume_failed = false;
   std::chrono::steady_clock::time_point suspended_at;
   std::chrono::steady_clock::time_point resume_start;
+  // When the event that woke the committed system happened.
+  std::optional<std::chrono::steady_clock::time_point> woke_at;
   std::string wake_node;  // Gets a wake lease on resume.
   v1::SuspendResponse response;
 };
@@ -307,8 +309,12 @@ void Governor::Abort(Outcome outcome, std::string error, std::string failed_driv
   if (a.in_flight == 0) StartResume();
 }
 
-void Governor::Wake(std::string reason, std::string node_path, std::string driver) {
+void Governor::Wake(std::string reason, std::string node_path, std::string driver,
+                    std::optional<std::chrono::steady_clock::time_point> at) {
   Attempt& a = *attempt_;
+  auto now = std::chrono::steady_clock::now();
+  // A stamp from the future (another clock, a confused caller) counts as now.
+  a.woke_at = at && *at <= now ? *at : now;
   hal_->Wake();
   a.response.set_wake_reason(reason);
   a.response.set_wake_driver(std::move(driver));
@@ -427,7 +433,9 @@ void Governor::MaybeFinish() {
     *stats_.mutable_total_suspended() = stats_.total_suspended() + r.suspended_for();
   }
   r.set_wake_generation(generation_);
-  *r.mutable_resume_took() = ToDuration(std::chrono::steady_clock::now() - a.resume_start);
+  auto finished = std::chrono::steady_clock::now();
+  *r.mutable_resume_took() = ToDuration(finished - a.resume_start);
+  if (a.woke_at) *r.mutable_wake_latency() = ToDuration(finished - *a.woke_at);
   auto attempt = std::move(attempt_);
   std::string detail = r.outcome() == v1::SuspendResponse::OUTCOME_RESUMED
                            ? "resumed: " + r.wake_reason()
@@ -448,11 +456,12 @@ void Governor::Resume(std::string reason) {
   }
 }
 
-uint64_t Governor::ReportWake(std::string reason, std::string node_path, std::string driver) {
+uint64_t Governor::ReportWake(std::string reason, std::string node_path, std::string driver,
+                              std::optional<std::chrono::steady_clock::time_point> at) {
   ++generation_;
   if (attempt_ == nullptr || attempt_->waiting) return generation_;
   if (state_ == v1::SYSTEM_STATE_SUSPENDED) {
-    Wake(std::move(reason), std::move(node_path), std::move(driver));
+    Wake(std::move(reason), std::move(node_path), std::move(driver), at);
   } else if (state_ == v1::SYSTEM_STATE_SUSPENDING && !attempt_->aborting) {
     Attempt& a = *attempt_;
     a.response.set_wake_reason(reason);

@@ -96,9 +96,10 @@ class Governor {
   void Suspend(const v1::SuspendRequest& request, SuspendDone done);
   // Power.Resume: wakes a Suspended system, aborts a Suspending one.
   void Resume(std::string reason);
-  // A wake vector fired (node_path empty when not driver-caused). Bumps
-  // the wake generation; returns it.
-  uint64_t ReportWake(std::string reason, std::string node_path, std::string driver);
+  // A wake vector fired (node_path empty when not driver-caused) at `at`
+  // (default: now). Bumps the wake generation; returns it.
+  uint64_t ReportWake(std::string reason, std::string node_path, std::string driver,
+                      std::optional<std::chrono::steady_clock::time_point> at = std::nullopt);
 
   // Wake leases. Acquiring one aborts a suspend in progress and wakes a
   // suspended system.
@@ -134,7 +135,8 @@ class Governor {
   void MaybeCommit();
   void Commit();
   void Abort(v1::SuspendResponse::Outcome outcome, std::string error, std::string failed_driver);
-  void Wake(std::string reason, std::string node_path, std::string driver);
+  void Wake(std::string reason, std::string node_path, std::string driver,
+            std::optional<std::chrono::steady_clock::time_point> at = std::nullopt);
   void StartResume();
   void LaunchResume(int index);
   void OnResumed(int index, uint64_t started_us, Result<uint64_t> result);

@@ -222,6 +222,39 @@ TEST_F(GovernorTest, WakeWhileSuspendedGivesTheWakingDriverALease) {
   });
 }
 
+TEST_F(GovernorTest, WakeLatencyRunsFromTheReportedEventTime) {
+  auto done = StartSuspend();
+  AwaitState(v1::SYSTEM_STATE_SUSPENDED);
+  // The event happened 2 s before it was reported: the latency covers that.
+  auto event = std::chrono::steady_clock::now() - std::chrono::seconds(2);
+  Run([&] { governor_->ReportWake("irq 5", "root.a.b", "drv", event); });
+  auto response = done.get();
+  ASSERT_TRUE(response.has_value());
+  EXPECT_GE(response->wake_latency().seconds(), 2);
+  EXPECT_LT(response->resume_took().seconds(), 2);
+}
+
+TEST_F(GovernorTest, WakeStampFromTheFutureCountsAsNow) {
+  auto done = StartSuspend();
+  AwaitState(v1::SYSTEM_STATE_SUSPENDED);
+  auto future = std::chrono::steady_clock::now() + std::chrono::hours(1);
+  Run([&] { governor_->ReportWake("irq 5", "root.a.b", "drv", future); });
+  auto response = done.get();
+  ASSERT_TRUE(response.has_value());
+  EXPECT_TRUE(response->has_wake_latency());
+  EXPECT_LT(response->wake_latency().seconds(), 3600);
+  EXPECT_GE(response->wake_latency().seconds(), 0);
+  EXPECT_GE(response->wake_latency().nanos(), 0);
+}
+
+TEST_F(GovernorTest, AbortedSuspendHasNoWakeLatency) {
+  platform_.suspend_result["root.a.b"] = Fail(ErrorCode::kInternal, "boom");
+  auto response = StartSuspend().get();
+  ASSERT_TRUE(response.has_value());
+  EXPECT_EQ(response->outcome(), SuspendResponse::OUTCOME_FAILED_SUSPEND);
+  EXPECT_FALSE(response->has_wake_latency());
+}
+
 TEST_F(GovernorTest, ExpectedGenerationMismatchIsRefused) {
   Run([&] { governor_->ReportWake("early", "", ""); });
   v1::SuspendRequest request;

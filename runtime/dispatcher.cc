@@ -19,6 +19,21 @@ Result<void> UnownedDispatcher::PostAt(Clock::time_point deadline, Task task) co
   return core_->PostAt(deadline, std::move(task));
 }
 
+Result<void> UnownedDispatcher::RunOrPost(Task task) const {
+  if (internal::DispatcherCore::Current() == nullptr && core_->TryEnterInline()) {
+    // The task may destroy this handle (and its owner); the visit keeps
+    // the core alive until it has settled.
+    auto core = core_;
+    task();
+    task = nullptr;  // Captures die inside the visit, like a posted task's.
+    // What the task posted here runs here too, for a few rounds: a foreign
+    // thread that found the dispatcher idle carries its follow-ups.
+    core->ExitInline(internal::DispatcherCore::kMaxRounds);
+    return Ok();
+  }
+  return core_->Post(std::move(task));
+}
+
 Result<void> UnownedDispatcher::PostSystem(Task task) const {
   return core_->PostSystem(std::move(task));
 }

@@ -57,6 +57,13 @@ class UnownedDispatcher {
   Result<void> PostAfter(Clock::duration delay, Task task) const {
     return PostAt(Clock::now() + delay, std::move(task));
   }
+  // Runs `task` on this thread, now, if this thread is running no
+  // dispatcher's task and the dispatcher is idle with nothing queued (and,
+  // if power-managed, not suspended); otherwise posts it. Either way it runs
+  // after every task posted before it. For completions arriving on foreign
+  // threads (gRPC callbacks): an idle dispatcher costs no thread hand-off.
+  // Errors: as Post.
+  Result<void> RunOrPost(Task task) const;
   // Queues a system task: it runs even while the dispatcher is suspended,
   // ahead of queued managed tasks, still serialized with them.
   Result<void> PostSystem(Task task) const;

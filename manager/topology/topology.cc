@@ -37,21 +37,13 @@ Result<void> ValidateProperties(const NodeProperties& properties) {
   return Ok();
 }
 
-Topology::Topology() : root_(std::make_unique<Node>("root", nullptr, NodeProperties{})) {}
+Topology::Topology() : root_(std::make_unique<Node>("root", nullptr, NodeProperties{})) {
+  by_path_.emplace(root_->path(), root_.get());
+}
 
 Node* Topology::Find(std::string_view path) const {
-  if (path.empty()) return nullptr;
-  size_t dot = path.find('.');
-  if (path.substr(0, dot) != "root") return nullptr;
-  Node* node = root_.get();
-  while (dot != std::string_view::npos) {
-    size_t next = path.find('.', dot + 1);
-    std::string name(path.substr(dot + 1, next == std::string_view::npos ? next : next - dot - 1));
-    node = node->child(name);
-    if (node == nullptr) return nullptr;
-    dot = next;
-  }
-  return node;
+  auto it = by_path_.find(path);
+  return it == by_path_.end() ? nullptr : it->second;
 }
 
 Result<Node*> Topology::AddChild(Node* parent, std::string name, NodeProperties properties) {
@@ -68,6 +60,7 @@ Result<Node*> Topology::AddChild(Node* parent, std::string name, NodeProperties 
   }
   auto node = std::make_unique<Node>(name, parent, std::move(properties));
   Node* raw = node.get();
+  by_path_.emplace(raw->path(), raw);
   parent->children_.emplace(std::move(name), std::move(node));
   ++size_;
   return raw;
@@ -76,7 +69,10 @@ Result<Node*> Topology::AddChild(Node* parent, std::string name, NodeProperties 
 void Topology::Remove(Node* node) {
   if (node == nullptr || node->parent() == nullptr) return;
   size_t removed = 0;
-  PreOrder(node, [&](Node*) { ++removed; });
+  PreOrder(node, [&](Node* gone) {
+    by_path_.erase(gone->path());
+    ++removed;
+  });
   size_ -= removed;
   node->parent()->children_.erase(node->name());
 }

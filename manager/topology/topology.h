@@ -5,6 +5,7 @@
 #include <functional>
 #include <memory>
 #include <string>
+#include <unordered_map>
 #include <vector>
 
 #include "manager/topology/node.h"
@@ -20,7 +21,8 @@ class Topology {
   Topology();
 
   Node* root() const { return root_.get(); }
-  // The node at a dotted path ("root.sys.echo0"), or null.
+  // The node at a dotted path ("root.sys.echo0"), or null. O(1): the power
+  // path looks up every driver's node on each transition.
   Node* Find(std::string_view path) const;
 
   // Adds a child. Errors: kInvalidArgument for a missing or malformed name,
@@ -41,7 +43,15 @@ class Topology {
   size_t size() const { return size_; }
 
  private:
+  // Transparent hashing, so Find(string_view) allocates nothing.
+  struct PathHash {
+    using is_transparent = void;
+    size_t operator()(std::string_view path) const { return std::hash<std::string_view>{}(path); }
+  };
+
   std::unique_ptr<Node> root_;
+  // Every node by its path, root included; kept in step by AddChild/Remove.
+  std::unordered_map<std::string, Node*, PathHash, std::equal_to<>> by_path_;
   size_t size_ = 1;
 };
 

@@ -4,6 +4,7 @@
 #include <cstdio>
 
 #include "runtime/host/wake_lease_client.h"
+#include "runtime/internal/dispatcher_core.h"
 
 #include "runtime/driver/device_protocol.h"
 #include "runtime/rpc/async_call.h"
@@ -46,7 +47,16 @@ DriverInstance::DriverInstance(HostEnv env, Config config)
 
 DriverInstance::~DriverInstance() = default;
 
+namespace {
+thread_local bool tls_batch = false;
+}  // namespace
+
+BatchScope::BatchScope() : saved_(tls_batch) { tls_batch = true; }
+BatchScope::~BatchScope() { tls_batch = saved_; }
+bool BatchScope::active() { return tls_batch; }
+
 void DriverInstance::OnDispatcher(Task fn) {
+  if (tls_batch && dispatcher_.core()->TryRunSystemInline(fn)) return;
   // A failure means the dispatcher is shut down: the instance is gone and
   // the task (with whatever completion it owns) is dropped.
   (void)dispatcher_.PostSystem(std::move(fn));
@@ -322,7 +332,8 @@ void DriverInstance::OnWakeVector(int revents, const std::string& reason, WakeHa
   // The handler is parked (or posted) before the wake is reported: the
   // resume the report causes is a later system task on the same
   // dispatcher, so it always finds the handler and runs it first.
-  OnDispatcher([self = shared_from_this(), revents, reason,
+  Clock::time_point at = Clock::now();
+  OnDispatcher([self = shared_from_this(), revents, reason, at,
                 on_wake = std::move(on_wake)]() mutable {
     Task task = [revents, on_wake = std::move(on_wake)]() mutable { on_wake(revents); };
     if (self->state_ == State::kSuspending || self->state_ == State::kSuspended) {
@@ -330,7 +341,7 @@ void DriverInstance::OnWakeVector(int revents, const std::string& reason, WakeHa
     } else {
       (void)self->dispatcher_.Post(std::move(task));
     }
-    self->ReportWake(reason);
+    self->ReportWakeAt(reason, at);
   });
 }
 
@@ -341,10 +352,16 @@ Task DriverInstance::TakeWakeTask() {
   };
 }
 
-void DriverInstance::ReportWake(std::string reason) {
+void DriverInstance::ReportWake(std::string reason) { ReportWakeAt(std::move(reason), Clock::now()); }
+
+void DriverInstance::ReportWakeAt(std::string reason, Clock::time_point at) {
+  static_assert(std::is_same_v<Clock, std::chrono::steady_clock>,
+                "event_monotonic_ns is CLOCK_MONOTONIC, which steady_clock reads on Linux");
   node::v1::ReportWakeRequest request;
   request.set_node_token(config_.node_token);
   request.set_reason(std::move(reason));
+  request.set_event_monotonic_ns(static_cast<uint64_t>(
+      std::chrono::duration_cast<std::chrono::nanoseconds>(at.time_since_epoch()).count()));
   auto* stub = env_.node_channel;
   rpc::CallAsync<node::v1::ReportWakeRequest, node::v1::ReportWakeResponse>(
       std::chrono::duration_cast<std::chrono::milliseconds>(kNodeCallTimeout), std::move(request),

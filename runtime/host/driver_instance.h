@@ -29,6 +29,26 @@ struct HostEnv {
   std::string host_id;
 };
 
+class DriverInstance;
+
+// While a BatchScope lives on a thread, lifecycle calls made on that thread
+// (Suspend, Resume, and what their hooks complete inline) visit each
+// driver's dispatcher inline when it is idle, instead of posting: a host's
+// power batch runs its drivers' hooks in one pass on the thread that
+// received it, with no thread hand-off per driver. Hooks must not block
+// (the driver contract), so the pass is short.
+class BatchScope {
+ public:
+  BatchScope();
+  ~BatchScope();
+  BatchScope(const BatchScope&) = delete;
+  BatchScope& operator=(const BatchScope&) = delete;
+  static bool active();
+
+ private:
+  bool saved_;
+};
+
 class DriverInstance final : public DriverHostApi,
                              public std::enable_shared_from_this<DriverInstance> {
  public:
@@ -75,6 +95,8 @@ class DriverInstance final : public DriverHostApi,
   Result<WakeVector> ArmWakeVector(int fd, short events, std::string reason,
                                    WakeHandler on_wake) override;
   void ReportWake(std::string reason) override;
+  // As ReportWake, for an event that happened at `at`.
+  void ReportWakeAt(std::string reason, Clock::time_point at);
   Result<void> ServeProtocol(std::string_view protocol, void* impl) override TRELLIS_EXCLUDES(mu_);
   void Log(LogLevel level, std::string_view message) override;
 
@@ -84,7 +106,9 @@ class DriverInstance final : public DriverHostApi,
   // Destroys the driver and shuts the dispatcher down; `then` runs after the
   // last task. Must run on the dispatcher.
   void Teardown(std::move_only_function<void()> then);
-  // Runs `fn` on the driver's dispatcher even while suspended.
+  // Runs `fn` on the driver's dispatcher even while suspended: inline when
+  // called inside a BatchScope and the dispatcher is idle, else posted as a
+  // system task.
   void OnDispatcher(Task fn);
   // As OnDispatcher, but inline when already running on that dispatcher.
   void OnDispatcherNow(Task fn);

@@ -6,6 +6,7 @@
 #include <atomic>
 #include <optional>
 #include <chrono>
+#include <map>
 
 #include "runtime/host/wake_lease_client.h"
 #include "runtime/mutex.h"
@@ -182,21 +183,30 @@ void HostService::RunBatch(std::vector<BatchEntry> entries, grpc::ServerUnaryRea
     reactor->Finish(grpc::Status::OK);
     return;
   }
+  // One deadline task per distinct deadline, not one per driver.
+  std::map<uint32_t, std::vector<size_t>> by_deadline;
+  for (size_t i = 0; i < entries.size(); ++i) {
+    if (entries[i].deadline_ms > 0) by_deadline[entries[i].deadline_ms].push_back(i);
+  }
+  for (auto& [ms, indexes] : by_deadline) {
+    std::vector<std::string> paths;
+    for (size_t i : indexes) paths.push_back(entries[i].node_path);
+    (void)deadlines_.PostAfter(std::chrono::milliseconds(ms), [batch, ms, indexes = std::move(indexes),
+                                                          paths = std::move(paths)] {
+      for (size_t k = 0; k < indexes.size(); ++k) {
+        batch->Settle(indexes[k], Fail(ErrorCode::kDeadlineExceeded,
+                                       "the hook at " + paths[k] + " missed its " +
+                                           std::to_string(ms) + " ms deadline"));
+      }
+    });
+  }
+  BatchScope scope;
   for (size_t i = 0; i < entries.size(); ++i) {
     BatchEntry& entry = entries[i];
     auto instance = registry_->Find(entry.node_path);
     if (instance == nullptr) {
       batch->Settle(i, Fail(ErrorCode::kNotFound, "no driver at node " + entry.node_path));
       continue;
-    }
-    if (entry.deadline_ms > 0) {
-      (void)deadlines_.PostAfter(
-          std::chrono::milliseconds(entry.deadline_ms),
-          [batch, i, path = entry.node_path, ms = entry.deadline_ms] {
-            batch->Settle(i, Fail(ErrorCode::kDeadlineExceeded,
-                                  "the hook at " + path + " missed its " + std::to_string(ms) +
-                                      " ms deadline"));
-          });
     }
     entry.hook(*instance, [batch, i](Result<void> result) { batch->Settle(i, result); });
   }

@@ -95,21 +95,30 @@ bool DispatcherCore::MaybeScheduleLocked() {
   return true;
 }
 
-void DispatcherCore::RunSlice() {
-  std::deque<Task> system;
-  std::deque<Task> managed;
-  {
-    MutexLock lock(mu_);
-    run_ = Run::kIdle;
-    if (!HasRunnableWorkLocked()) return;  // Suspended or shut down since scheduling.
-    run_ = Run::kRunning;
-    system.swap(system_);
-    if (power_ == Power::kRunning) managed.swap(queue_);
+void DispatcherCore::RunSlice() { RunRounds(kMaxRounds); }
+
+void DispatcherCore::RunRounds(int rounds) {
+  // Tasks posted by a round (a task that posts its follow-up) run in the
+  // next round on this thread instead of waking another worker for each;
+  // after `rounds` the dispatcher goes back to the pool's queue, so it
+  // cannot starve the others.
+  for (int round = 1; round <= rounds; ++round) {
+    std::deque<Task> system;
+    std::deque<Task> managed;
+    {
+      MutexLock lock(mu_);
+      run_ = Run::kIdle;
+      if (!HasRunnableWorkLocked()) return;  // Suspended or shut down since scheduling.
+      run_ = Run::kRunning;
+      system.swap(system_);
+      if (power_ == Power::kRunning) managed.swap(queue_);
+    }
+    if (!RunBatches(std::move(system), std::move(managed), round < rounds)) return;
   }
-  RunBatches(std::move(system), std::move(managed));
 }
 
-void DispatcherCore::RunBatches(std::deque<Task> system, std::deque<Task> managed) {
+bool DispatcherCore::RunBatches(std::deque<Task> system, std::deque<Task> managed,
+                                bool may_continue) {
   {
     CurrentScope scope(this);
     while (!system.empty() && !stop_all_.load(std::memory_order_acquire)) {
@@ -123,13 +132,15 @@ void DispatcherCore::RunBatches(std::deque<Task> system, std::deque<Task> manage
       task();
     }
   }
-  Settle(&system, &managed);
+  return Settle(&system, &managed, may_continue);
 }
 
-void DispatcherCore::Settle(std::deque<Task>* system_left, std::deque<Task>* managed_left) {
+bool DispatcherCore::Settle(std::deque<Task>* system_left, std::deque<Task>* managed_left,
+                            bool may_continue) {
   Completer on_suspended;
   Completer observer;
   bool drop_leftovers = false;
+  bool more = false;
   {
     MutexLock lock(mu_);
     run_ = Run::kIdle;
@@ -144,7 +155,12 @@ void DispatcherCore::Settle(std::deque<Task>* system_left, std::deque<Task>* man
       on_suspended = std::move(on_suspended_);
     }
     observer = TakeObserverIfDoneLocked();
-    MaybeScheduleLocked();
+    if (may_continue && HasRunnableWorkLocked()) {
+      run_ = Run::kScheduled;  // Claimed for the caller's next round.
+      more = true;
+    } else {
+      MaybeScheduleLocked();
+    }
   }
   // Leftovers of a shut-down dispatcher are destroyed here, outside the lock.
   if (drop_leftovers) {
@@ -153,6 +169,7 @@ void DispatcherCore::Settle(std::deque<Task>* system_left, std::deque<Task>* man
   }
   if (on_suspended) on_suspended();
   if (observer) FireObserver(std::move(observer));
+  return more;
 }
 
 Result<void> DispatcherCore::Suspend(Completer on_suspended) {
@@ -284,9 +301,27 @@ bool DispatcherCore::TryEnterInline() {
   return true;
 }
 
-void DispatcherCore::ExitInline() {
+void DispatcherCore::ExitInline(int rounds) {
   tls_current = saved_current_;
-  Settle(nullptr, nullptr);
+  if (Settle(nullptr, nullptr, /*may_continue=*/rounds > 0)) RunRounds(rounds);
+}
+
+bool DispatcherCore::TryRunSystemInline(Task& task) {
+  {
+    MutexLock lock(mu_);
+    if (shutdown_ || run_ != Run::kIdle || !system_.empty()) return false;
+    run_ = Run::kRunning;
+  }
+  // The task may drop the last handle to this dispatcher (a driver's Stop
+  // tears its instance down); Settle below still needs the core.
+  auto keep = shared_from_this();
+  {
+    CurrentScope scope(this);
+    Task run = std::move(task);
+    run();
+  }
+  Settle(nullptr, nullptr, /*may_continue=*/false);
+  return true;
 }
 
 void DispatcherCore::Deliver(Task task) {

@@ -65,7 +65,17 @@ class DispatcherCore final : public ThreadPool::TimerTarget,
   // Claims the dispatcher for an inline run on this thread if it is idle,
   // running and has nothing queued; pair with ExitInline().
   bool TryEnterInline() TRELLIS_EXCLUDES(mu_);
-  void ExitInline() TRELLIS_EXCLUDES(mu_);
+  // Ends the inline run; with `rounds` > 0, tasks it posted to this
+  // dispatcher run right here for up to that many rounds (RunRounds).
+  void ExitInline(int rounds = 0) TRELLIS_EXCLUDES(mu_);
+  // Rounds a pool slice runs before yielding the worker.
+  static constexpr int kMaxRounds = 4;
+  // Runs `task` as a system task on this thread, now, if the dispatcher is
+  // idle and has no system task queued (suspended or not), and returns true;
+  // otherwise returns false and leaves `task` untouched for the caller to
+  // post. A batch of lifecycle calls on a runtime thread visits each
+  // driver's dispatcher this way instead of waking a worker per driver.
+  bool TryRunSystemInline(Task& task) TRELLIS_EXCLUDES(mu_);
   // During an inline run: a suspend or shutdown wants no further task
   // started; queue the rest with Deliver instead.
   bool stop_requested() const { return stop_managed_.load(std::memory_order_acquire); }
@@ -80,16 +90,23 @@ class DispatcherCore final : public ThreadPool::TimerTarget,
   enum class Run { kIdle, kScheduled, kRunning };
   enum class Power { kRunning, kSuspending, kSuspended };
 
-  // Pool entry point: runs one batch of queued tasks.
+  // Pool entry point: RunRounds(kMaxRounds).
   void RunSlice() TRELLIS_EXCLUDES(mu_);
+  // Runs the queued tasks, then what they posted, up to `rounds` times;
+  // then settles (rescheduling on the pool if work is left). The caller
+  // holds the claim (run_ is kScheduled).
+  void RunRounds(int rounds) TRELLIS_EXCLUDES(mu_);
   // Runs the system tasks, then the managed ones front to back, stopping
   // early if a suspend or shutdown asks to stop starting tasks; then settles.
-  void RunBatches(std::deque<Task> system, std::deque<Task> managed) TRELLIS_EXCLUDES(mu_);
+  // Returns Settle's answer.
+  bool RunBatches(std::deque<Task> system, std::deque<Task> managed, bool may_continue)
+      TRELLIS_EXCLUDES(mu_);
   // After a batch: requeues leftovers (either may be null: nothing left),
-  // completes a pending suspend, fires the shutdown observer, or reschedules
-  // if more work arrived. (Pointers, not values: an empty std::deque still
-  // allocates, and this runs after every inline completion.)
-  void Settle(std::deque<Task>* system_left, std::deque<Task>* managed_left)
+  // completes a pending suspend, fires the shutdown observer, and, if more
+  // work arrived, either claims it for the caller (`may_continue`; returns
+  // true) or schedules a slice on the pool. (Pointers, not values: an empty
+  // std::deque still allocates, and this runs after every inline completion.)
+  bool Settle(std::deque<Task>* system_left, std::deque<Task>* managed_left, bool may_continue)
       TRELLIS_EXCLUDES(mu_);
   // Schedules a slice on the pool if work is runnable; returns whether it did.
   bool MaybeScheduleLocked() TRELLIS_REQUIRES(mu_);

@@ -182,6 +182,9 @@ std::string FormatSuspendResult(const SuspendResponse& response, std::string_vie
     }
     fields.Add("wake driver", driver);
   }
+  if (response.has_wake_latency()) {
+    fields.Add("wake latency", DurationText(ToNanoseconds(response.wake_latency())));
+  }
   if (!response.failed_driver().empty()) fields.Add("failed driver", response.failed_driver());
   if (!response.error().empty()) fields.Add("error", response.error());
   fields.Add("wake generation", std::to_string(response.wake_generation()));

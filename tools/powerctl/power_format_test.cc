@@ -134,12 +134,14 @@ TEST_F(PowerFormatTest, ResumedSuspendShowsDurationAndWakeCause) {
   response.set_wake_driver("rtc");
   response.set_wake_node_path("root.sys.rtc0");
   response.set_wake_generation(43);
+  *response.mutable_wake_latency() = ToProtoDuration(750us);
   response.add_timings();
   EXPECT_EQ(FormatSuspendResult(response, "/tmp/t.json"),
             "outcome:         resumed\n"
             "suspended for:   5.002s\n"
             "wake reason:     irq 42\n"
             "wake driver:     rtc (root.sys.rtc0)\n"
+            "wake latency:    750us\n"
             "wake generation: 43\n"
             "trace:           /tmp/t.json (1 callbacks)\n");
 }
