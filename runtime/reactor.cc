@@ -40,6 +40,7 @@ struct Reactor::Ready {
   CompletionHandler handler;  // Empty if the operation was dropped.
   DispatcherCore* dispatcher;  // Alive until its OpsFinished.
   Completion completion;
+  bool system = false;  // Deliver as a system task.
 };
 
 Result<std::unique_ptr<Reactor>> Reactor::Create(ReactorOptions options) {
@@ -64,6 +65,7 @@ Result<void> Reactor::Init(ReactorOptions options) {
     return FailErrno(-r, "io_uring_queue_init");
   }
   ring_ready_ = true;
+  fixed_ = std::make_unique<FixedResources>(&ring_);
   probe_ = io_uring_get_probe_ring(&ring_);
   sq_entries_ = params.sq_entries;
   unsigned cq_entries = params.cq_entries;
@@ -80,6 +82,7 @@ Result<void> Reactor::Init(ReactorOptions options) {
 Reactor::~Reactor() {
   Stop();
   if (probe_ != nullptr) io_uring_free_probe(probe_);
+  fixed_.reset();
   if (ring_ready_) io_uring_queue_exit(&ring_);
 }
 
@@ -245,6 +248,7 @@ Result<Operation> Reactor::SubmitInternal(const io_uring_sqe& sqe, CompletionHan
       op->handler = std::move(handler);
       op->dispatcher = core;
       op->buffer = std::move(options.buffer);
+      op->system = options.system;
       ++stats_.submitted;
       // Straight into the ring when there is room; only a waiting op keeps
       // its own copy of the SQE.
@@ -343,7 +347,7 @@ void Reactor::CancelOp(OpState* op, uint64_t id, bool drop) {
     if (op->phase == OpState::Phase::kQueued) {
       UnqueueLocked(op);
       ready.push_back(Ready{std::move(op->handler), op->dispatcher,
-                            Completion{-ECANCELED, 0, std::move(op->buffer)}});
+                            Completion{-ECANCELED, 0, std::move(op->buffer)}, op->system});
       FreeLocked(op);
     } else {
       SendCancelLocked(op);
@@ -384,27 +388,45 @@ void Reactor::Deliver(std::vector<Ready>& ready, bool allow_inline) {
   // inline visit: one claim, one settle, one count — not one per CQE.
   for (size_t begin = 0; begin < ready.size();) {
     DispatcherCore* core = ready[begin].dispatcher;
+    bool system = ready[begin].system;
     size_t end = begin;
-    while (end < ready.size() && ready[end].dispatcher == core) ++end;
-    bool inlined = allow_inline && core->TryEnterInline();
-    for (size_t i = begin; i < end; ++i) {
-      Ready& r = ready[i];
-      if (!r.handler) continue;
-      if (inlined && !core->stop_requested()) {
-        r.handler(std::move(r.completion));
-        r.handler = nullptr;
-      } else {
-        core->Deliver(
-            [handler = std::move(r.handler), completion = std::move(r.completion)]() mutable {
-              handler(std::move(completion));
-            });
+    while (end < ready.size() && ready[end].dispatcher == core && ready[end].system == system) ++end;
+    if (system) {
+      DeliverSystem(core, ready, begin, end, allow_inline);
+    } else {
+      bool inlined = allow_inline && core->TryEnterInline();
+      for (size_t i = begin; i < end; ++i) {
+        Ready& r = ready[i];
+        if (!r.handler) continue;
+        if (inlined && !core->stop_requested()) {
+          r.handler(std::move(r.completion));
+          r.handler = nullptr;
+        } else {
+          core->Deliver(
+              [handler = std::move(r.handler), completion = std::move(r.completion)]() mutable {
+                handler(std::move(completion));
+              });
+        }
       }
+      if (inlined) core->ExitInline();
     }
-    if (inlined) core->ExitInline();
     core->OpsFinished(end - begin);  // May destroy `core`.
     begin = end;
   }
   ready.clear();
+}
+
+void Reactor::DeliverSystem(DispatcherCore* core, std::vector<Ready>& ready, size_t begin,
+                            size_t end, bool allow_inline) {
+  for (size_t i = begin; i < end; ++i) {
+    Ready& r = ready[i];
+    if (!r.handler) continue;
+    Task task = [handler = std::move(r.handler), completion = std::move(r.completion)]() mutable {
+      handler(std::move(completion));
+    };
+    if (allow_inline && core->TryRunSystemInline(task)) continue;
+    core->DeliverSystem(std::move(task));
+  }
 }
 
 void Reactor::Loop() {
@@ -433,7 +455,7 @@ void Reactor::Loop() {
         int32_t result = cqe->res;
         if (op->kind == OpState::Kind::kTimer && result == -ETIME) result = 0;
         ready.push_back(Ready{std::move(op->handler), op->dispatcher,
-                              Completion{result, cqe->flags, std::move(op->buffer)}});
+                              Completion{result, cqe->flags, std::move(op->buffer)}, op->system});
         --in_flight_;
         ++stats_.completed;
         FreeLocked(op);

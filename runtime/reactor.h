@@ -31,6 +31,7 @@
 
 #include "runtime/dispatcher.h"
 #include "runtime/error.h"
+#include "runtime/fixed_resources.h"
 #include "runtime/io_buffer.h"
 #include "runtime/mutex.h"
 #include "runtime/operation.h"
@@ -54,6 +55,11 @@ struct SubmitOptions {
   IoBuffer buffer;
   // Submit now instead of at the end of the turn.
   bool eager = false;
+  // Deliver the handler as a system task: it runs even while the dispatcher
+  // is suspended. For I/O a driver must see finish before its suspend hook
+  // completes (the hook runs after the dispatcher stopped starting its
+  // ordinary tasks, completions included).
+  bool system = false;
 };
 
 struct ReactorStats {
@@ -117,6 +123,8 @@ class Reactor {
   void Flush();
 
   ReactorStats stats() const;
+  // The ring's registered file and buffer tables.
+  FixedResources& fixed() { return *fixed_; }
   unsigned sq_entries() const { return sq_entries_; }
   unsigned max_in_flight() const { return max_in_flight_; }
   // True on the reactor thread.
@@ -157,6 +165,9 @@ class Reactor {
   // Takes a queued op out of the waiter FIFO.
   void UnqueueLocked(internal::OpState* op) TRELLIS_REQUIRES(mu_);
   void Deliver(std::vector<Ready>& ready, bool allow_inline);
+  // Delivers ready[begin, end) (one dispatcher's system completions).
+  void DeliverSystem(internal::DispatcherCore* core, std::vector<Ready>& ready, size_t begin,
+                     size_t end, bool allow_inline);
   // Operation's entry points.
   void CancelOp(internal::OpState* op, uint64_t id, bool drop);
   bool IsPending(const internal::OpState* op, uint64_t id) const;
@@ -164,6 +175,7 @@ class Reactor {
   mutable Mutex mu_;
   io_uring ring_{};
   bool ring_ready_ = false;
+  std::unique_ptr<FixedResources> fixed_;
   io_uring_probe* probe_ = nullptr;
   unsigned sq_entries_ = 0;
   unsigned max_in_flight_ = 0;

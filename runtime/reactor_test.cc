@@ -395,5 +395,31 @@ TEST_F(ReactorTest, CompletionForSuspendedDispatcherWaitsForResume) {
       << "the wake task runs before the completion held during suspend";
 }
 
+TEST_F(ReactorTest, SystemCompletionRunsWhileTheDispatcherIsSuspended) {
+  Dispatcher d = Dispatcher::Create(*runtime_, {.name = "managed", .power_managed = true});
+  Pipe pipe;
+  std::promise<bool> handled;  // Whether the dispatcher was suspended then.
+  std::optional<Operation> op;
+  std::promise<void> submitted;
+  ASSERT_TRUE(d.Post([&] {
+    auto r = reactor().FdReady(
+        pipe.read_end(), POLLIN,
+        [&](Completion) { handled.set_value(UnownedDispatcher::Current().is_suspended()); },
+        SubmitOptions{.system = true});
+    ASSERT_TRUE(r.has_value());
+    op = std::move(*r);
+    submitted.set_value();
+  }));
+  ASSERT_TRUE(WaitFor(submitted.get_future()));
+  std::promise<void> suspended;
+  ASSERT_TRUE(d.Suspend([&] { suspended.set_value(); }));
+  ASSERT_TRUE(WaitFor(suspended.get_future()));
+  ASSERT_EQ(write(pipe.write_end(), "x", 1), 1);
+  auto done = handled.get_future();
+  ASSERT_TRUE(WaitFor(done)) << "a system completion waited for resume";
+  EXPECT_TRUE(done.get());
+  ASSERT_TRUE(d.Resume());
+}
+
 }  // namespace
 }  // namespace trellis

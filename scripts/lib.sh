@@ -9,6 +9,7 @@ TRELLIS_PACKAGES=(
   liburing-dev libgrpc++-dev libprotobuf-dev protobuf-compiler protobuf-compiler-grpc
   libgtest-dev libgmock-dev libbenchmark-dev
   libcli11-dev nlohmann-json3-dev zlib1g-dev
+  gdisk  # sgdisk: the GPT parser tests make and cross-check images with it
 )
 
 trellis_log() { printf '\033[1m==> %s\033[0m\n' "$*" >&2; }

@@ -10,6 +10,8 @@
 #include <variant>
 #include <vector>
 
+#include "runtime/error.h"
+
 namespace trellis {
 
 using PropertyValue = std::variant<uint64_t, std::string, bool>;
@@ -31,6 +33,19 @@ inline const PropertyValue* FindProperty(const NodeProperties& props, std::strin
     if (p.key == key) return &p.value;
   }
   return nullptr;
+}
+
+// The value of `key` as T (uint64_t, std::string or bool), or `fallback`
+// when the node has no such property. Errors: kInvalidArgument naming the
+// key when the property has another type.
+template <typename T>
+Result<T> PropertyOr(const NodeProperties& props, std::string_view key, T fallback) {
+  const PropertyValue* value = FindProperty(props, key);
+  if (value == nullptr) return fallback;
+  if (const T* typed = std::get_if<T>(value)) return *typed;
+  const char* want = std::is_same_v<T, bool> ? "a bool" : std::is_same_v<T, uint64_t> ? "an integer" : "a string";
+  return Fail(ErrorCode::kInvalidArgument, "property '" + std::string(key) + "' must be " + want +
+                                               ", not " + PropertyValueToString(*value));
 }
 
 }  // namespace trellis

@@ -4,6 +4,7 @@
 #include <deque>
 #include <optional>
 
+#include "runtime/host/client_token.h"
 #include "runtime/rpc/finisher.h"
 #include "runtime/rpc/server_stream.h"
 #include "runtime/rpc/status.h"
@@ -18,12 +19,6 @@ using rpc::ToStatus;
 
 // Upcalls queued for a client that does not read; past this the stream ends.
 constexpr size_t kMaxPendingUpcalls = 1024;
-
-std::string TokenOf(const grpc::CallbackServerContext* context) {
-  const auto& metadata = context->client_metadata();
-  auto it = metadata.find("trellis-token");
-  return it == metadata.end() ? std::string() : std::string(it->second.data(), it->second.size());
-}
 
 // The grant and driver instance the call's token names for Device; nullopt
 // after answering `sink` (a UnaryFinisher or an UpcallStream) with why not.

@@ -49,6 +49,7 @@ Result<std::unique_ptr<DriverHost>> DriverHost::Start(DriverHostOptions options,
   host->host_service_ = std::make_unique<HostService>(env, &host->registry_, host->endpoint_,
                                                       [raw] { raw->RequestShutdown(); });
   host->device_service_ = std::make_unique<DeviceService>(&host->registry_);
+  host->block_service_ = std::make_unique<BlockService>(&host->registry_);
 
   grpc::ServerBuilder control;
   control.RegisterService(host->host_service_.get());
@@ -63,6 +64,7 @@ Result<std::unique_ptr<DriverHost>> DriverHost::Start(DriverHostOptions options,
     grpc::ServerBuilder clients;
     clients.AddListeningPort(host->endpoint_, grpc::InsecureServerCredentials());
     clients.RegisterService(host->device_service_.get());
+    clients.RegisterService(host->block_service_.get());
     host->client_server_ = clients.BuildAndStart();
     if (host->client_server_ == nullptr) {
       return Fail(ErrorCode::kUnavailable,
@@ -103,6 +105,7 @@ DriverHost::~DriverHost() {
   client_server_.reset();
   host_service_.reset();
   device_service_.reset();
+  block_service_.reset();
   runtime_.reset();
 }
 

@@ -13,6 +13,7 @@
 #include <grpcpp/grpcpp.h>
 
 #include "runtime/error.h"
+#include "runtime/host/block_service.h"
 #include "runtime/host/device_service.h"
 #include "runtime/host/host_registry.h"
 #include "runtime/host/host_service.h"
@@ -54,6 +55,7 @@ class DriverHost {
   HostRegistry registry_;
   std::unique_ptr<HostService> host_service_;
   std::unique_ptr<DeviceService> device_service_;
+  std::unique_ptr<BlockService> block_service_;
   std::unique_ptr<grpc::Server> control_server_;
   std::unique_ptr<grpc::Server> client_server_;
 

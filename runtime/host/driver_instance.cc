@@ -6,6 +6,7 @@
 #include "runtime/host/wake_lease_client.h"
 #include "runtime/internal/dispatcher_core.h"
 
+#include "runtime/driver/block_protocol.h"
 #include "runtime/driver/device_protocol.h"
 #include "runtime/rpc/async_call.h"
 #include "runtime/rpc/properties.h"
@@ -19,7 +20,9 @@ using namespace std::chrono_literals;
 constexpr auto kNodeCallTimeout = 10s;
 
 // Protocols a host knows how to serve to clients.
-bool IsKnownProtocol(std::string_view name) { return name == DeviceProtocol::kName; }
+bool IsKnownProtocol(std::string_view name) {
+  return name == DeviceProtocol::kName || name == BlockProtocol::kName;
+}
 
 const char* LevelName(LogLevel level) {
   switch (level) {

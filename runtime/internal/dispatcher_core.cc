@@ -324,6 +324,20 @@ bool DispatcherCore::TryRunSystemInline(Task& task) {
   return true;
 }
 
+void DispatcherCore::DeliverSystem(Task task) {
+  bool dropped = false;
+  {
+    MutexLock lock(mu_);
+    if (shutdown_) {
+      dropped = true;
+    } else {
+      system_.push_back(std::move(task));
+      MaybeScheduleLocked();
+    }
+  }
+  if (dropped) task = nullptr;  // Destroyed outside the lock.
+}
+
 void DispatcherCore::Deliver(Task task) {
   bool dropped = false;
   {

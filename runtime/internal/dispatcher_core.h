@@ -62,6 +62,8 @@ class DispatcherCore final : public ThreadPool::TimerTarget,
   // dispatcher is shut down. The reactor runs handlers inline itself, via
   // TryEnterInline, when the dispatcher is idle.
   void Deliver(Task task) TRELLIS_EXCLUDES(mu_);
+  // As Deliver, as a system task (runs while suspended).
+  void DeliverSystem(Task task) TRELLIS_EXCLUDES(mu_);
   // Claims the dispatcher for an inline run on this thread if it is idle,
   // running and has nothing queued; pair with ExitInline().
   bool TryEnterInline() TRELLIS_EXCLUDES(mu_);

@@ -27,6 +27,8 @@ struct OpState {
   Phase phase = Phase::kFree;
   Kind kind = Kind::kRaw;
   bool cancel_sent = false;
+  // The handler is a system task of its dispatcher (SubmitOptions::system).
+  bool system = false;
   // Only while held back by backpressure: copied into the ring when space
   // frees (user_data and a timer's addr are set then).
   io_uring_sqe sqe{};

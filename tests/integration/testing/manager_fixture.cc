@@ -65,6 +65,7 @@ void ManagerFixture::StartManager(const std::string& board_json,
   const std::pair<const char*, const char*> libraries[] = {
       {TRELLIS_DRIVER_DIR, "libecho_driver.so"},
       {TRELLIS_DRIVER_DIR, "libalarm_driver.so"},
+      {TRELLIS_DRIVER_DIR, "liburing_block_driver.so"},
       {TRELLIS_TEST_DRIVER_DIR, "libmisuse_driver.so"},
       {TRELLIS_TEST_DRIVER_DIR, "libpower_probe_driver.so"},
   };

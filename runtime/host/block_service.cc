@@ -1,0 +1,405 @@
+#include "runtime/host/block_service.h"
+
+#include <deque>
+
+#include "runtime/driver/block_protocol.h"
+#include "runtime/host/client_token.h"
+#include "runtime/mutex.h"
+#include "runtime/rpc/finisher.h"
+#include "runtime/rpc/status.h"
+
+namespace trellis::host {
+
+namespace {
+
+using block::v1::BlockResponse;
+using rpc::StatusOf;
+using rpc::ToStatus;
+using rpc::UnaryFinisher;
+
+// The BlockProtocol an instance serves, or null.
+BlockProtocol* BlockOf(const DriverInstance& instance) {
+  return static_cast<BlockProtocol*>(instance.FindProtocol(BlockProtocol::kName));
+}
+
+// Authorizes the call, then runs fn(protocol, finisher) on the driver's
+// dispatcher; answers the call itself when that cannot happen.
+template <typename Fn>
+void OnBlockDriver(const HostRegistry& registry, grpc::CallbackServerContext* context,
+                   UnaryFinisher finisher, Fn fn) {
+  auto authorized = registry.Authorize(TokenOf(context), BlockProtocol::kName);
+  if (!authorized) {
+    finisher.Finish(ToStatus(authorized.error()));
+    return;
+  }
+  auto instance = std::move(authorized->second);
+  auto dispatcher = instance->dispatcher();
+  // A failed post drops the task and its finisher: UNAVAILABLE.
+  (void)dispatcher.RunOrPost(
+      [instance = std::move(instance), finisher = std::move(finisher), fn = std::move(fn)]() mutable {
+        BlockProtocol* protocol = BlockOf(*instance);
+        if (protocol == nullptr) {
+          finisher.Finish(StatusOf(ErrorCode::kUnavailable, "the driver no longer serves Block"));
+          return;
+        }
+        fn(*protocol, std::move(finisher));
+      });
+}
+
+// Validates and submits; the finisher answers with the request's outcome.
+void SubmitChecked(BlockProtocol& protocol, const BlockRequest& request, UnaryFinisher finisher) {
+  if (auto valid = ValidateBlockRequest(protocol.Info(), request); !valid) {
+    finisher.Finish(ToStatus(valid.error()));
+    return;
+  }
+  protocol.Submit(request, [finisher = std::move(finisher)](Result<void> result) mutable {
+    finisher.Finish(ToStatus(result));
+  });
+}
+
+// Bytes a read or write of `blocks` moves, if one message can carry them.
+Result<uint64_t> InlineBytes(const BlockInfo& info, uint64_t blocks) {
+  uint64_t bytes = blocks * info.block_size;  // blocks < 2^32, block_size <= 2^16.
+  if (bytes > BlockService::kMaxInlinePayload) {
+    return Fail(ErrorCode::kInvalidArgument,
+                std::to_string(bytes) + " bytes exceed the " +
+                    std::to_string(BlockService::kMaxInlinePayload) +
+                    "-byte limit of one message; split the transfer or use shared memory");
+  }
+  return bytes;
+}
+
+std::span<std::byte> SpanOf(std::string& bytes) {
+  return {reinterpret_cast<std::byte*>(bytes.data()), bytes.size()};
+}
+
+}  // namespace
+
+grpc::ServerUnaryReactor* BlockService::GetInfo(grpc::CallbackServerContext* context,
+                                                const block::v1::GetInfoRequest*,
+                                                block::v1::GetInfoResponse* response) {
+  auto* reactor = context->DefaultReactor();
+  OnBlockDriver(*registry_, context, UnaryFinisher(reactor, "the driver stopped"),
+                [response](BlockProtocol& protocol, UnaryFinisher finisher) {
+                  BlockInfo info = protocol.Info();
+                  auto* out = response->mutable_info();
+                  out->set_block_size(info.block_size);
+                  out->set_block_count(info.block_count);
+                  out->set_read_only(info.read_only);
+                  out->set_optimal_transfer_size(info.optimal_transfer_size);
+                  uint64_t max = info.max_transfer_size == 0
+                                     ? kMaxInlinePayload
+                                     : std::min<uint64_t>(info.max_transfer_size, kMaxInlinePayload);
+                  out->set_max_transfer_size(static_cast<uint32_t>(max - max % info.block_size));
+                  finisher.Finish(grpc::Status::OK);
+                });
+  return reactor;
+}
+
+grpc::ServerUnaryReactor* BlockService::Read(grpc::CallbackServerContext* context,
+                                             const block::v1::ReadRequest* request,
+                                             block::v1::ReadResponse* response) {
+  auto* reactor = context->DefaultReactor();
+  OnBlockDriver(*registry_, context, UnaryFinisher(reactor, "the driver stopped"),
+                [request, response](BlockProtocol& protocol, UnaryFinisher finisher) {
+                  auto bytes = InlineBytes(protocol.Info(), request->length_blocks());
+                  if (!bytes) {
+                    finisher.Finish(ToStatus(bytes.error()));
+                    return;
+                  }
+                  response->mutable_data()->resize(*bytes);
+                  SubmitChecked(protocol,
+                                {.op = BlockOp::kRead,
+                                 .offset_blocks = request->offset_blocks(),
+                                 .length_blocks = request->length_blocks(),
+                                 .data = SpanOf(*response->mutable_data())},
+                                std::move(finisher));
+                });
+  return reactor;
+}
+
+grpc::ServerUnaryReactor* BlockService::Write(grpc::CallbackServerContext* context,
+                                              const block::v1::WriteRequest* request,
+                                              block::v1::WriteResponse*) {
+  auto* reactor = context->DefaultReactor();
+  OnBlockDriver(*registry_, context, UnaryFinisher(reactor, "the driver stopped"),
+                [request](BlockProtocol& protocol, UnaryFinisher finisher) {
+                  uint32_t block_size = protocol.Info().block_size;
+                  if (request->data().size() % block_size != 0) {
+                    finisher.Finish(StatusOf(ErrorCode::kInvalidArgument,
+                                             "write of " + std::to_string(request->data().size()) +
+                                                 " bytes is not a whole number of " +
+                                                 std::to_string(block_size) + "-byte blocks"));
+                    return;
+                  }
+                  // The driver only reads a write's data.
+                  auto& data = const_cast<std::string&>(request->data());
+                  SubmitChecked(protocol,
+                                {.op = BlockOp::kWrite,
+                                 .offset_blocks = request->offset_blocks(),
+                                 .length_blocks = data.size() / block_size,
+                                 .data = SpanOf(data),
+                                 .fua = request->fua()},
+                                std::move(finisher));
+                });
+  return reactor;
+}
+
+grpc::ServerUnaryReactor* BlockService::Flush(grpc::CallbackServerContext* context,
+                                              const block::v1::FlushRequest*,
+                                              block::v1::FlushResponse*) {
+  auto* reactor = context->DefaultReactor();
+  OnBlockDriver(*registry_, context, UnaryFinisher(reactor, "the driver stopped"),
+                [](BlockProtocol& protocol, UnaryFinisher finisher) {
+                  SubmitChecked(protocol, {.op = BlockOp::kFlush}, std::move(finisher));
+                });
+  return reactor;
+}
+
+grpc::ServerUnaryReactor* BlockService::Discard(grpc::CallbackServerContext* context,
+                                                const block::v1::DiscardRequest* request,
+                                                block::v1::DiscardResponse*) {
+  auto* reactor = context->DefaultReactor();
+  OnBlockDriver(*registry_, context, UnaryFinisher(reactor, "the driver stopped"),
+                [request](BlockProtocol& protocol, UnaryFinisher finisher) {
+                  SubmitChecked(protocol,
+                                {.op = BlockOp::kDiscard,
+                                 .offset_blocks = request->offset_blocks(),
+                                 .length_blocks = request->length_blocks()},
+                                std::move(finisher));
+                });
+  return reactor;
+}
+
+grpc::ServerUnaryReactor* BlockService::WriteZeroes(grpc::CallbackServerContext* context,
+                                                    const block::v1::WriteZeroesRequest* request,
+                                                    block::v1::WriteZeroesResponse*) {
+  auto* reactor = context->DefaultReactor();
+  OnBlockDriver(*registry_, context, UnaryFinisher(reactor, "the driver stopped"),
+                [request](BlockProtocol& protocol, UnaryFinisher finisher) {
+                  SubmitChecked(protocol,
+                                {.op = BlockOp::kWriteZeroes,
+                                 .offset_blocks = request->offset_blocks(),
+                                 .length_blocks = request->length_blocks()},
+                                std::move(finisher));
+                });
+  return reactor;
+}
+
+// Block.Stream: reads requests, runs each on the driver's dispatcher, writes
+// each completion as it comes (one write in flight, the rest queued).
+//
+// Lifetime: gRPC calls OnDone once; requests still in the driver then keep
+// the object alive, and the last one to complete deletes it.
+class BlockStream final
+    : public grpc::ServerBidiReactor<block::v1::BlockRequest, BlockResponse> {
+ public:
+  BlockStream(std::shared_ptr<DriverInstance> instance) : instance_(std::move(instance)) {
+    StartRead(&in_);
+  }
+
+  void OnReadDone(bool ok) override {
+    if (!ok) {  // The client finished sending (or the call broke).
+      MutexLock lock(mu_);
+      reads_done_ = true;
+      MaybeFinishLocked();
+      return;
+    }
+    block::v1::BlockRequest request = std::move(in_);
+    in_.Clear();
+    {
+      MutexLock lock(mu_);
+      ++in_driver_;
+      if (in_driver_ < BlockService::kMaxStreamInFlight) {
+        StartRead(&in_);
+      } else {
+        read_paused_ = true;  // Resumed by a completion.
+      }
+    }
+    Dispatch(std::move(request));
+  }
+
+  void OnWriteDone(bool ok) override {
+    MutexLock lock(mu_);
+    out_.pop_front();
+    writing_ = false;
+    if (!ok) {
+      broken_ = true;  // The client is gone; OnDone follows.
+      out_.clear();
+      return;
+    }
+    WriteNextLocked();
+    MaybeFinishLocked();
+  }
+
+  void OnDone() override {
+    bool last;
+    {
+      MutexLock lock(mu_);
+      done_ = true;
+      last = in_driver_ == 0;
+    }
+    if (last) delete this;
+  }
+
+ private:
+  // One request in the driver; its response (and a read's data) lives here
+  // until the driver completes it.
+  struct Op {
+    block::v1::BlockRequest request;
+    BlockResponse response;
+  };
+
+  void Dispatch(block::v1::BlockRequest request) {
+    uint64_t id = request.request_id();
+    auto op = std::make_unique<Op>();
+    op->request = std::move(request);
+    op->response.set_request_id(id);
+    auto dispatcher = instance_->dispatcher();
+    auto posted = dispatcher.RunOrPost([this, op = std::move(op)]() mutable { Run(std::move(op)); });
+    if (!posted) {  // The driver stopped; the task (and its op) was dropped.
+      auto failed = std::make_unique<Op>();
+      failed->response.set_request_id(id);
+      Complete(std::move(failed), Fail(ErrorCode::kUnavailable, "the driver stopped"));
+    }
+  }
+
+  // On the driver's dispatcher.
+  void Run(std::unique_ptr<Op> op) {
+    BlockProtocol* protocol = BlockOf(*instance_);
+    if (protocol == nullptr) {
+      Complete(std::move(op), Fail(ErrorCode::kUnavailable, "the driver no longer serves Block"));
+      return;
+    }
+    auto request = Translate(*protocol, *op);
+    if (!request) {
+      Complete(std::move(op), Fail(request.error()));
+      return;
+    }
+    if (auto valid = ValidateBlockRequest(protocol->Info(), *request); !valid) {
+      Complete(std::move(op), std::move(valid));
+      return;
+    }
+    Op* raw = op.release();  // Owned by the completion until it runs.
+    protocol->Submit(*request, [this, raw](Result<void> result) {
+      Complete(std::unique_ptr<Op>(raw), std::move(result));
+    });
+  }
+
+  static Result<BlockRequest> Translate(BlockProtocol& protocol, Op& op) {
+    const auto& r = op.request;
+    if (r.has_shm()) {
+      return Fail(ErrorCode::kUnimplemented,
+                  "shared-memory transfers are not available on this host yet");
+    }
+    BlockInfo info = protocol.Info();
+    switch (r.op_case()) {
+      case block::v1::BlockRequest::kRead: {
+        TRELLIS_ASSIGN_OR_RETURN(uint64_t bytes, InlineBytes(info, r.read().length_blocks()));
+        op.response.mutable_data()->resize(bytes);
+        return BlockRequest{.op = BlockOp::kRead,
+                            .offset_blocks = r.read().offset_blocks(),
+                            .length_blocks = r.read().length_blocks(),
+                            .data = SpanOf(*op.response.mutable_data())};
+      }
+      case block::v1::BlockRequest::kWrite: {
+        auto* data = op.request.mutable_write()->mutable_data();
+        if (data->size() % info.block_size != 0) {
+          return Fail(ErrorCode::kInvalidArgument,
+                      "write of " + std::to_string(data->size()) +
+                          " bytes is not a whole number of " + std::to_string(info.block_size) +
+                          "-byte blocks");
+        }
+        return BlockRequest{.op = BlockOp::kWrite,
+                            .offset_blocks = r.write().offset_blocks(),
+                            .length_blocks = data->size() / info.block_size,
+                            .data = SpanOf(*data),
+                            .fua = r.write().fua()};
+      }
+      case block::v1::BlockRequest::kFlush:
+        return BlockRequest{.op = BlockOp::kFlush};
+      case block::v1::BlockRequest::kDiscard:
+        return BlockRequest{.op = BlockOp::kDiscard,
+                            .offset_blocks = r.discard().offset_blocks(),
+                            .length_blocks = r.discard().length_blocks()};
+      case block::v1::BlockRequest::kWriteZeroes:
+        return BlockRequest{.op = BlockOp::kWriteZeroes,
+                            .offset_blocks = r.write_zeroes().offset_blocks(),
+                            .length_blocks = r.write_zeroes().length_blocks()};
+      case block::v1::BlockRequest::OP_NOT_SET:
+        break;
+    }
+    return Fail(ErrorCode::kInvalidArgument, "request " + std::to_string(r.request_id()) +
+                                                 " names no operation");
+  }
+
+  // Any thread. Queues the response; the last completion after OnDone
+  // deletes the stream.
+  void Complete(std::unique_ptr<Op> op, Result<void> result) {
+    BlockResponse& response = op->response;
+    if (!result) {
+      response.clear_data();
+      response.set_code(static_cast<int32_t>(ToStatus(result.error()).error_code()));
+      response.set_message(result.error().message());
+      response.set_errno_value(result.error().errno_value());
+    }
+    bool last;
+    {
+      MutexLock lock(mu_);
+      --in_driver_;
+      if (!done_ && !broken_) {
+        out_.push_back(std::move(response));
+        WriteNextLocked();
+        if (read_paused_ && !reads_done_) {
+          read_paused_ = false;
+          StartRead(&in_);
+        }
+        MaybeFinishLocked();
+      }
+      last = done_ && in_driver_ == 0;
+    }
+    op.reset();
+    if (last) delete this;
+  }
+
+  void WriteNextLocked() TRELLIS_REQUIRES(mu_) {
+    if (writing_ || out_.empty() || done_ || broken_) return;
+    writing_ = true;
+    StartWrite(&out_.front());
+  }
+
+  void MaybeFinishLocked() TRELLIS_REQUIRES(mu_) {
+    if (finished_ || done_ || !reads_done_ || in_driver_ > 0 || writing_ || !out_.empty()) return;
+    finished_ = true;
+    Finish(grpc::Status::OK);
+  }
+
+  std::shared_ptr<DriverInstance> instance_;
+  block::v1::BlockRequest in_;  // Touched only by the read chain.
+  Mutex mu_;
+  std::deque<BlockResponse> out_ TRELLIS_GUARDED_BY(mu_);  // Front is being written.
+  size_t in_driver_ TRELLIS_GUARDED_BY(mu_) = 0;
+  bool writing_ TRELLIS_GUARDED_BY(mu_) = false;
+  bool read_paused_ TRELLIS_GUARDED_BY(mu_) = false;
+  bool reads_done_ TRELLIS_GUARDED_BY(mu_) = false;
+  bool finished_ TRELLIS_GUARDED_BY(mu_) = false;
+  bool broken_ TRELLIS_GUARDED_BY(mu_) = false;
+  bool done_ TRELLIS_GUARDED_BY(mu_) = false;
+};
+
+grpc::ServerBidiReactor<block::v1::BlockRequest, BlockResponse>* BlockService::Stream(
+    grpc::CallbackServerContext* context) {
+  auto authorized = registry_->Authorize(TokenOf(context), BlockProtocol::kName);
+  if (!authorized) {
+    // A reactor that only refuses.
+    class Refuse final : public grpc::ServerBidiReactor<block::v1::BlockRequest, BlockResponse> {
+     public:
+      explicit Refuse(grpc::Status status) { Finish(status); }
+      void OnDone() override { delete this; }
+    };
+    return new Refuse(ToStatus(authorized.error()));
+  }
+  return new BlockStream(std::move(authorized->second));
+}
+
+}  // namespace trellis::host
