@@ -20,7 +20,18 @@ std::string_view BlockOpName(BlockOp op) {
   return "unknown";
 }
 
+Result<void> ValidateBlockInfo(const BlockInfo& info) {
+  if (info.block_size < 512 || info.block_size > 65536 ||
+      (info.block_size & (info.block_size - 1)) != 0) {
+    return Fail(ErrorCode::kInternal, "the driver reports a block size of " +
+                                          std::to_string(info.block_size) +
+                                          " bytes, not a power of two in 512..65536");
+  }
+  return Ok();
+}
+
 Result<void> ValidateBlockRequest(const BlockInfo& info, const BlockRequest& request) {
+  TRELLIS_TRY(ValidateBlockInfo(info));
   std::string what(BlockOpName(request.op));
   if (request.op == BlockOp::kFlush) return Ok();
   if (request.op != BlockOp::kRead && info.read_only) {

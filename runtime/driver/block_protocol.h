@@ -65,7 +65,10 @@ class BlockProtocol {
 };
 
 // The host's checks, shared with in-process callers and tests: Ok if
-// `request` fits `info`, else the error a client would get.
+// `request` fits `info`, else the error a client would get. A driver whose
+// info is itself invalid (ValidateBlockInfo) gets kInternal, never a crash.
 Result<void> ValidateBlockRequest(const BlockInfo& info, const BlockRequest& request);
+// Ok if `info.block_size` is a power of two in 512..65536.
+Result<void> ValidateBlockInfo(const BlockInfo& info);
 
 }  // namespace trellis

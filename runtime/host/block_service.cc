@@ -59,6 +59,7 @@ void SubmitChecked(BlockProtocol& protocol, const BlockRequest& request, UnaryFi
 
 // Bytes a read or write of `blocks` moves, if one message can carry them.
 Result<uint64_t> InlineBytes(const BlockInfo& info, uint64_t blocks) {
+  TRELLIS_TRY(ValidateBlockInfo(info));
   uint64_t bytes = blocks * info.block_size;  // blocks < 2^32, block_size <= 2^16.
   if (bytes > BlockService::kMaxInlinePayload) {
     return Fail(ErrorCode::kInvalidArgument,
@@ -82,6 +83,10 @@ grpc::ServerUnaryReactor* BlockService::GetInfo(grpc::CallbackServerContext* con
   OnBlockDriver(*registry_, context, UnaryFinisher(reactor, "the driver stopped"),
                 [response](BlockProtocol& protocol, UnaryFinisher finisher) {
                   BlockInfo info = protocol.Info();
+                  if (auto valid = ValidateBlockInfo(info); !valid) {
+                    finisher.Finish(ToStatus(valid.error()));
+                    return;
+                  }
                   auto* out = response->mutable_info();
                   out->set_block_size(info.block_size);
                   out->set_block_count(info.block_count);
@@ -124,7 +129,12 @@ grpc::ServerUnaryReactor* BlockService::Write(grpc::CallbackServerContext* conte
   auto* reactor = context->DefaultReactor();
   OnBlockDriver(*registry_, context, UnaryFinisher(reactor, "the driver stopped"),
                 [request](BlockProtocol& protocol, UnaryFinisher finisher) {
-                  uint32_t block_size = protocol.Info().block_size;
+                  BlockInfo info = protocol.Info();
+                  if (auto valid = ValidateBlockInfo(info); !valid) {
+                    finisher.Finish(ToStatus(valid.error()));
+                    return;
+                  }
+                  uint32_t block_size = info.block_size;
                   if (request->data().size() % block_size != 0) {
                     finisher.Finish(StatusOf(ErrorCode::kInvalidArgument,
                                              "write of " + std::to_string(request->data().size()) +
@@ -303,6 +313,7 @@ class BlockStream final
                             .data = SpanOf(*op.response.mutable_data())};
       }
       case block::v1::BlockRequest::kWrite: {
+        TRELLIS_TRY(ValidateBlockInfo(info));
         auto* data = op.request.mutable_write()->mutable_data();
         if (data->size() % info.block_size != 0) {
           return Fail(ErrorCode::kInvalidArgument,
