@@ -8,6 +8,7 @@
 #include <map>
 
 #include "runtime/runtime.h"
+#include "runtime/testing/run_on.h"
 
 namespace trellis::power {
 namespace {
@@ -52,20 +53,7 @@ class ScriptedPlatform final : public Platform {
   UnownedDispatcher dispatcher_;
 };
 
-// Runs `fn` on `dispatcher` and waits for it.
-template <typename Fn>
-auto RunOn(UnownedDispatcher dispatcher, Fn fn) -> decltype(fn()) {
-  std::promise<decltype(fn())> result;
-  (void)dispatcher.Post([&] {
-    if constexpr (std::is_void_v<decltype(fn())>) {
-      fn();
-      result.set_value();
-    } else {
-      result.set_value(fn());
-    }
-  });
-  return result.get_future().get();
-}
+using testing::RunOn;
 
 class GovernorTest : public ::testing::Test {
  protected:

@@ -10,6 +10,7 @@
 #include <random>
 
 #include "runtime/runtime.h"
+#include "runtime/testing/run_on.h"
 
 namespace trellis::uring_block {
 namespace {
@@ -32,19 +33,9 @@ class BlockFileTest : public ::testing::Test {
     fs::remove_all(dir_, ec);
   }
 
-  // Runs `fn` on the dispatcher as a system task and waits for it.
   template <typename Fn>
   auto Run(Fn fn) -> decltype(fn()) {
-    std::promise<decltype(fn())> result;
-    (void)dispatcher_.PostSystem([&] {
-      if constexpr (std::is_void_v<decltype(fn())>) {
-        fn();
-        result.set_value();
-      } else {
-        result.set_value(fn());
-      }
-    });
-    return result.get_future().get();
+    return testing::RunOn(dispatcher_.borrow(), std::move(fn));
   }
 
   void MakeFile(uint64_t bytes) {
