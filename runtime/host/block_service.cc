@@ -23,27 +23,31 @@ BlockProtocol* BlockOf(const DriverInstance& instance) {
 }
 
 // Authorizes the call, then runs fn(protocol, finisher) on the driver's
-// dispatcher; answers the call itself when that cannot happen.
+// dispatcher; answers the call itself when that cannot happen. Returns the
+// call's reactor, for the handler to return.
 template <typename Fn>
-void OnBlockDriver(const HostRegistry& registry, grpc::CallbackServerContext* context,
-                   UnaryFinisher finisher, Fn fn) {
+grpc::ServerUnaryReactor* OnBlockDriver(const HostRegistry& registry,
+                                        grpc::CallbackServerContext* context, Fn fn) {
+  grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
+  UnaryFinisher finisher(reactor, "the driver stopped");
   auto authorized = registry.Authorize(TokenOf(context), BlockProtocol::kName);
   if (!authorized) {
     finisher.Finish(ToStatus(authorized.error()));
-    return;
+    return reactor;
   }
   auto instance = std::move(authorized->second);
   auto dispatcher = instance->dispatcher();
   // A failed post drops the task and its finisher: UNAVAILABLE.
-  (void)dispatcher.RunOrPost(
-      [instance = std::move(instance), finisher = std::move(finisher), fn = std::move(fn)]() mutable {
-        BlockProtocol* protocol = BlockOf(*instance);
-        if (protocol == nullptr) {
-          finisher.Finish(StatusOf(ErrorCode::kUnavailable, "the driver no longer serves Block"));
-          return;
-        }
-        fn(*protocol, std::move(finisher));
-      });
+  (void)dispatcher.RunOrPost([instance = std::move(instance), finisher = std::move(finisher),
+                              fn = std::move(fn)]() mutable {
+    BlockProtocol* protocol = BlockOf(*instance);
+    if (protocol == nullptr) {
+      finisher.Finish(StatusOf(ErrorCode::kUnavailable, "the driver no longer serves Block"));
+      return;
+    }
+    fn(*protocol, std::move(finisher));
+  });
+  return reactor;
 }
 
 // Validates and submits; the finisher answers with the request's outcome.
@@ -70,6 +74,17 @@ Result<uint64_t> InlineBytes(const BlockInfo& info, uint64_t blocks) {
   return bytes;
 }
 
+// Blocks a write of `bytes` covers, if it is whole blocks.
+Result<uint64_t> WriteBlocks(const BlockInfo& info, size_t bytes) {
+  TRELLIS_TRY(ValidateBlockInfo(info));
+  if (bytes % info.block_size != 0) {
+    return Fail(ErrorCode::kInvalidArgument, "write of " + std::to_string(bytes) +
+                                                 " bytes is not a whole number of " +
+                                                 std::to_string(info.block_size) + "-byte blocks");
+  }
+  return bytes / info.block_size;
+}
+
 std::span<std::byte> SpanOf(std::string& bytes) {
   return {reinterpret_cast<std::byte*>(bytes.data()), bytes.size()};
 }
@@ -79,121 +94,100 @@ std::span<std::byte> SpanOf(std::string& bytes) {
 grpc::ServerUnaryReactor* BlockService::GetInfo(grpc::CallbackServerContext* context,
                                                 const block::v1::GetInfoRequest*,
                                                 block::v1::GetInfoResponse* response) {
-  auto* reactor = context->DefaultReactor();
-  OnBlockDriver(*registry_, context, UnaryFinisher(reactor, "the driver stopped"),
-                [response](BlockProtocol& protocol, UnaryFinisher finisher) {
-                  BlockInfo info = protocol.Info();
-                  if (auto valid = ValidateBlockInfo(info); !valid) {
-                    finisher.Finish(ToStatus(valid.error()));
-                    return;
-                  }
-                  auto* out = response->mutable_info();
-                  out->set_block_size(info.block_size);
-                  out->set_block_count(info.block_count);
-                  out->set_read_only(info.read_only);
-                  out->set_optimal_transfer_size(info.optimal_transfer_size);
-                  uint64_t max = info.max_transfer_size == 0
-                                     ? kMaxInlinePayload
-                                     : std::min<uint64_t>(info.max_transfer_size, kMaxInlinePayload);
-                  out->set_max_transfer_size(static_cast<uint32_t>(max - max % info.block_size));
-                  finisher.Finish(grpc::Status::OK);
-                });
-  return reactor;
+  return OnBlockDriver(
+      *registry_, context, [response](BlockProtocol& protocol, UnaryFinisher finisher) {
+        BlockInfo info = protocol.Info();
+        if (auto valid = ValidateBlockInfo(info); !valid) {
+          finisher.Finish(ToStatus(valid.error()));
+          return;
+        }
+        auto* out = response->mutable_info();
+        out->set_block_size(info.block_size);
+        out->set_block_count(info.block_count);
+        out->set_read_only(info.read_only);
+        out->set_optimal_transfer_size(info.optimal_transfer_size);
+        uint64_t max = info.max_transfer_size == 0
+                           ? kMaxInlinePayload
+                           : std::min<uint64_t>(info.max_transfer_size, kMaxInlinePayload);
+        out->set_max_transfer_size(static_cast<uint32_t>(max - max % info.block_size));
+        finisher.Finish(grpc::Status::OK);
+      });
 }
 
 grpc::ServerUnaryReactor* BlockService::Read(grpc::CallbackServerContext* context,
                                              const block::v1::ReadRequest* request,
                                              block::v1::ReadResponse* response) {
-  auto* reactor = context->DefaultReactor();
-  OnBlockDriver(*registry_, context, UnaryFinisher(reactor, "the driver stopped"),
-                [request, response](BlockProtocol& protocol, UnaryFinisher finisher) {
-                  auto bytes = InlineBytes(protocol.Info(), request->length_blocks());
-                  if (!bytes) {
-                    finisher.Finish(ToStatus(bytes.error()));
-                    return;
-                  }
-                  response->mutable_data()->resize(*bytes);
-                  SubmitChecked(protocol,
-                                {.op = BlockOp::kRead,
-                                 .offset_blocks = request->offset_blocks(),
-                                 .length_blocks = request->length_blocks(),
-                                 .data = SpanOf(*response->mutable_data())},
-                                std::move(finisher));
-                });
-  return reactor;
+  return OnBlockDriver(*registry_, context,
+                       [request, response](BlockProtocol& protocol, UnaryFinisher finisher) {
+                         auto bytes = InlineBytes(protocol.Info(), request->length_blocks());
+                         if (!bytes) {
+                           finisher.Finish(ToStatus(bytes.error()));
+                           return;
+                         }
+                         response->mutable_data()->resize(*bytes);
+                         SubmitChecked(protocol,
+                                       {.op = BlockOp::kRead,
+                                        .offset_blocks = request->offset_blocks(),
+                                        .length_blocks = request->length_blocks(),
+                                        .data = SpanOf(*response->mutable_data())},
+                                       std::move(finisher));
+                       });
 }
 
 grpc::ServerUnaryReactor* BlockService::Write(grpc::CallbackServerContext* context,
                                               const block::v1::WriteRequest* request,
                                               block::v1::WriteResponse*) {
-  auto* reactor = context->DefaultReactor();
-  OnBlockDriver(*registry_, context, UnaryFinisher(reactor, "the driver stopped"),
-                [request](BlockProtocol& protocol, UnaryFinisher finisher) {
-                  BlockInfo info = protocol.Info();
-                  if (auto valid = ValidateBlockInfo(info); !valid) {
-                    finisher.Finish(ToStatus(valid.error()));
-                    return;
-                  }
-                  uint32_t block_size = info.block_size;
-                  if (request->data().size() % block_size != 0) {
-                    finisher.Finish(StatusOf(ErrorCode::kInvalidArgument,
-                                             "write of " + std::to_string(request->data().size()) +
-                                                 " bytes is not a whole number of " +
-                                                 std::to_string(block_size) + "-byte blocks"));
-                    return;
-                  }
-                  // The driver only reads a write's data.
-                  auto& data = const_cast<std::string&>(request->data());
-                  SubmitChecked(protocol,
-                                {.op = BlockOp::kWrite,
-                                 .offset_blocks = request->offset_blocks(),
-                                 .length_blocks = data.size() / block_size,
-                                 .data = SpanOf(data),
-                                 .fua = request->fua()},
-                                std::move(finisher));
-                });
-  return reactor;
+  return OnBlockDriver(*registry_, context,
+                       [request](BlockProtocol& protocol, UnaryFinisher finisher) {
+                         auto blocks = WriteBlocks(protocol.Info(), request->data().size());
+                         if (!blocks) {
+                           finisher.Finish(ToStatus(blocks.error()));
+                           return;
+                         }
+                         // The driver only reads a write's data.
+                         auto& data = const_cast<std::string&>(request->data());
+                         SubmitChecked(protocol,
+                                       {.op = BlockOp::kWrite,
+                                        .offset_blocks = request->offset_blocks(),
+                                        .length_blocks = *blocks,
+                                        .data = SpanOf(data),
+                                        .fua = request->fua()},
+                                       std::move(finisher));
+                       });
 }
 
 grpc::ServerUnaryReactor* BlockService::Flush(grpc::CallbackServerContext* context,
                                               const block::v1::FlushRequest*,
                                               block::v1::FlushResponse*) {
-  auto* reactor = context->DefaultReactor();
-  OnBlockDriver(*registry_, context, UnaryFinisher(reactor, "the driver stopped"),
-                [](BlockProtocol& protocol, UnaryFinisher finisher) {
-                  SubmitChecked(protocol, {.op = BlockOp::kFlush}, std::move(finisher));
-                });
-  return reactor;
+  return OnBlockDriver(*registry_, context, [](BlockProtocol& protocol, UnaryFinisher finisher) {
+    SubmitChecked(protocol, {.op = BlockOp::kFlush}, std::move(finisher));
+  });
 }
 
 grpc::ServerUnaryReactor* BlockService::Discard(grpc::CallbackServerContext* context,
                                                 const block::v1::DiscardRequest* request,
                                                 block::v1::DiscardResponse*) {
-  auto* reactor = context->DefaultReactor();
-  OnBlockDriver(*registry_, context, UnaryFinisher(reactor, "the driver stopped"),
-                [request](BlockProtocol& protocol, UnaryFinisher finisher) {
-                  SubmitChecked(protocol,
-                                {.op = BlockOp::kDiscard,
-                                 .offset_blocks = request->offset_blocks(),
-                                 .length_blocks = request->length_blocks()},
-                                std::move(finisher));
-                });
-  return reactor;
+  return OnBlockDriver(*registry_, context,
+                       [request](BlockProtocol& protocol, UnaryFinisher finisher) {
+                         SubmitChecked(protocol,
+                                       {.op = BlockOp::kDiscard,
+                                        .offset_blocks = request->offset_blocks(),
+                                        .length_blocks = request->length_blocks()},
+                                       std::move(finisher));
+                       });
 }
 
 grpc::ServerUnaryReactor* BlockService::WriteZeroes(grpc::CallbackServerContext* context,
                                                     const block::v1::WriteZeroesRequest* request,
                                                     block::v1::WriteZeroesResponse*) {
-  auto* reactor = context->DefaultReactor();
-  OnBlockDriver(*registry_, context, UnaryFinisher(reactor, "the driver stopped"),
-                [request](BlockProtocol& protocol, UnaryFinisher finisher) {
-                  SubmitChecked(protocol,
-                                {.op = BlockOp::kWriteZeroes,
-                                 .offset_blocks = request->offset_blocks(),
-                                 .length_blocks = request->length_blocks()},
-                                std::move(finisher));
-                });
-  return reactor;
+  return OnBlockDriver(*registry_, context,
+                       [request](BlockProtocol& protocol, UnaryFinisher finisher) {
+                         SubmitChecked(protocol,
+                                       {.op = BlockOp::kWriteZeroes,
+                                        .offset_blocks = request->offset_blocks(),
+                                        .length_blocks = request->length_blocks()},
+                                       std::move(finisher));
+                       });
 }
 
 // Block.Stream: reads requests, runs each on the driver's dispatcher, writes
@@ -201,8 +195,7 @@ grpc::ServerUnaryReactor* BlockService::WriteZeroes(grpc::CallbackServerContext*
 //
 // Lifetime: gRPC calls OnDone once; requests still in the driver then keep
 // the object alive, and the last one to complete deletes it.
-class BlockStream final
-    : public grpc::ServerBidiReactor<block::v1::BlockRequest, BlockResponse> {
+class BlockStream final : public grpc::ServerBidiReactor<block::v1::BlockRequest, BlockResponse> {
  public:
   BlockStream(std::shared_ptr<DriverInstance> instance) : instance_(std::move(instance)) {
     StartRead(&in_);
@@ -266,7 +259,8 @@ class BlockStream final
     op->request = std::move(request);
     op->response.set_request_id(id);
     auto dispatcher = instance_->dispatcher();
-    auto posted = dispatcher.RunOrPost([this, op = std::move(op)]() mutable { Run(std::move(op)); });
+    auto posted =
+        dispatcher.RunOrPost([this, op = std::move(op)]() mutable { Run(std::move(op)); });
     if (!posted) {  // The driver stopped; the task (and its op) was dropped.
       auto failed = std::make_unique<Op>();
       failed->response.set_request_id(id);
@@ -313,17 +307,11 @@ class BlockStream final
                             .data = SpanOf(*op.response.mutable_data())};
       }
       case block::v1::BlockRequest::kWrite: {
-        TRELLIS_TRY(ValidateBlockInfo(info));
         auto* data = op.request.mutable_write()->mutable_data();
-        if (data->size() % info.block_size != 0) {
-          return Fail(ErrorCode::kInvalidArgument,
-                      "write of " + std::to_string(data->size()) +
-                          " bytes is not a whole number of " + std::to_string(info.block_size) +
-                          "-byte blocks");
-        }
+        TRELLIS_ASSIGN_OR_RETURN(uint64_t blocks, WriteBlocks(info, data->size()));
         return BlockRequest{.op = BlockOp::kWrite,
                             .offset_blocks = r.write().offset_blocks(),
-                            .length_blocks = data->size() / info.block_size,
+                            .length_blocks = blocks,
                             .data = SpanOf(*data),
                             .fua = r.write().fua()};
       }
@@ -340,8 +328,8 @@ class BlockStream final
       case block::v1::BlockRequest::OP_NOT_SET:
         break;
     }
-    return Fail(ErrorCode::kInvalidArgument, "request " + std::to_string(r.request_id()) +
-                                                 " names no operation");
+    return Fail(ErrorCode::kInvalidArgument,
+                "request " + std::to_string(r.request_id()) + " names no operation");
   }
 
   // Any thread. Queues the response; the last completion after OnDone

@@ -287,13 +287,13 @@ void DispatcherCore::OpsFinished(size_t count) {
   // `last_reference` may be the last one: nothing below may touch `this`.
 }
 
-bool DispatcherCore::TryEnterInline() {
+bool DispatcherCore::TryEnterInline(bool system) {
   {
     MutexLock lock(mu_);
-    if (shutdown_ || run_ != Run::kIdle || power_ != Power::kRunning || !queue_.empty() ||
-        !system_.empty()) {
-      return false;
-    }
+    // A system task ignores the managed queue and the power state; an
+    // ordinary one needs a running dispatcher with nothing queued ahead.
+    bool managed_blocked = !system && (power_ != Power::kRunning || !queue_.empty());
+    if (shutdown_ || run_ != Run::kIdle || !system_.empty() || managed_blocked) return false;
     run_ = Run::kRunning;
   }
   saved_current_ = tls_current;
@@ -307,45 +307,30 @@ void DispatcherCore::ExitInline(int rounds) {
 }
 
 bool DispatcherCore::TryRunSystemInline(Task& task) {
-  {
-    MutexLock lock(mu_);
-    if (shutdown_ || run_ != Run::kIdle || !system_.empty()) return false;
-    run_ = Run::kRunning;
-  }
+  if (!TryEnterInline(/*system=*/true)) return false;
   // The task may drop the last handle to this dispatcher (a driver's Stop
-  // tears its instance down); Settle below still needs the core.
+  // tears its instance down); ExitInline still needs the core.
   auto keep = shared_from_this();
   {
-    CurrentScope scope(this);
     Task run = std::move(task);
     run();
   }
-  Settle(nullptr, nullptr, /*may_continue=*/false);
+  ExitInline();
   return true;
 }
 
-void DispatcherCore::DeliverSystem(Task task) {
-  bool dropped = false;
-  {
-    MutexLock lock(mu_);
-    if (shutdown_) {
-      dropped = true;
-    } else {
-      system_.push_back(std::move(task));
-      MaybeScheduleLocked();
-    }
-  }
-  if (dropped) task = nullptr;  // Destroyed outside the lock.
-}
+void DispatcherCore::DeliverSystem(Task task) { DeliverTo(system_, std::move(task)); }
 
-void DispatcherCore::Deliver(Task task) {
+void DispatcherCore::Deliver(Task task) { DeliverTo(queue_, std::move(task)); }
+
+void DispatcherCore::DeliverTo(std::deque<Task>& queue, Task task) {
   bool dropped = false;
   {
     MutexLock lock(mu_);
     if (shutdown_) {
       dropped = true;
     } else {
-      queue_.push_back(std::move(task));
+      queue.push_back(std::move(task));
       MaybeScheduleLocked();
     }
   }

@@ -65,8 +65,10 @@ class DispatcherCore final : public ThreadPool::TimerTarget,
   // As Deliver, as a system task (runs while suspended).
   void DeliverSystem(Task task) TRELLIS_EXCLUDES(mu_);
   // Claims the dispatcher for an inline run on this thread if it is idle,
-  // running and has nothing queued; pair with ExitInline().
-  bool TryEnterInline() TRELLIS_EXCLUDES(mu_);
+  // running and has nothing queued; pair with ExitInline(). With `system`,
+  // for a system task: only idle with no system task queued (suspended or
+  // not).
+  bool TryEnterInline(bool system = false) TRELLIS_EXCLUDES(mu_);
   // Ends the inline run; with `rounds` > 0, tasks it posted to this
   // dispatcher run right here for up to that many rounds (RunRounds).
   void ExitInline(int rounds = 0) TRELLIS_EXCLUDES(mu_);
@@ -114,6 +116,8 @@ class DispatcherCore final : public ThreadPool::TimerTarget,
   bool MaybeScheduleLocked() TRELLIS_REQUIRES(mu_);
   // Takes the observer if shutdown may now complete.
   Completer TakeObserverIfDoneLocked() TRELLIS_REQUIRES(mu_);
+  // Deliver / DeliverSystem into `queue` (queue_ or system_).
+  void DeliverTo(std::deque<Task>& queue, Task task) TRELLIS_EXCLUDES(mu_);
   bool HasRunnableWorkLocked() const TRELLIS_REQUIRES(mu_) {
     return !shutdown_ && (!system_.empty() || (power_ == Power::kRunning && !queue_.empty()));
   }
