@@ -1,4 +1,5 @@
 // Manager: binding drivers to nodes, children added by drivers, and removal.
+#include <algorithm>
 #include <cstdio>
 
 #include "manager/manager.h"
@@ -139,7 +140,8 @@ void Manager::OnDriverStarted(const std::string& path, uint64_t generation, grpc
 }
 
 Result<Node*> Manager::AddChildFromDriver(const std::string& node_token, std::string name,
-                                          NodeProperties properties) {
+                                          NodeProperties properties,
+                                          std::vector<std::string> offered) {
   auto it = node_tokens_.find(node_token);
   if (it == node_tokens_.end()) {
     return Fail(ErrorCode::kUnauthenticated, "unknown or revoked node token");
@@ -149,8 +151,18 @@ Result<Node*> Manager::AddChildFromDriver(const std::string& node_token, std::st
       (parent->state != NodeState::kBinding && parent->state != NodeState::kBound)) {
     return Fail(ErrorCode::kFailedPrecondition, "node " + it->second + " is not bound");
   }
+  // A driver offers only what its manifest exposes (the host checks too).
+  const auto& exposes = drivers_.at(parent->driver).file.manifest.exposes();
+  for (const auto& protocol : offered) {
+    if (std::find(exposes.begin(), exposes.end(), protocol) == exposes.end()) {
+      return Fail(ErrorCode::kInvalidArgument,
+                  "driver '" + parent->driver + "' offers '" + protocol + "' on child '" + name +
+                      "', but its manifest does not expose it");
+    }
+  }
   TRELLIS_ASSIGN_OR_RETURN(Node * child, topology_.AddChild(parent, std::move(name), std::move(properties)));
   child->added_by_driver = true;
+  child->offered = std::move(offered);
   Publish(TopologyEvent::KIND_NODE_ADDED, child, "added by " + parent->driver);
   BindNode(child);
   return child;

@@ -79,6 +79,11 @@ grpc::ServerUnaryReactor* DriverManagerService::ListNodes(grpc::CallbackServerCo
       info->set_host(node->host_id);
       info->set_state(ToProto(node->state));
       for (const auto& p : node->exposed) info->add_protocols(p);
+      for (const auto& p : node->offered) {
+        if (std::find(node->exposed.begin(), node->exposed.end(), p) == node->exposed.end()) {
+          info->add_protocols(p);
+        }
+      }
       info->set_restart_count(node->restarts);
       info->set_last_error(node->last_error);
     });
@@ -213,69 +218,27 @@ grpc::ServerUnaryReactor* DriverManagerService::Bind(grpc::CallbackServerContext
       finisher.Finish(StatusOf(ErrorCode::kNotFound, "no node " + request->node_path()));
       return;
     }
-    if (node->state != NodeState::kBound) {
-      finisher.Finish(StatusOf(ErrorCode::kFailedPrecondition,
-                               "node " + node->path() + " has no running driver (state: " +
-                                   std::string(NodeStateName(node->state)) + ")"));
+    auto serving = m.ServingNode(node, request->protocol());
+    if (!serving) {
+      finisher.Finish(ToStatus(serving.error()));
       return;
     }
-    if (std::find(node->exposed.begin(), node->exposed.end(), request->protocol()) ==
-        node->exposed.end()) {
-      std::string served;
-      for (const auto& p : node->exposed) served += (served.empty() ? "" : ", ") + p;
-      finisher.Finish(StatusOf(ErrorCode::kNotFound, "node " + node->path() +
-                                                         " does not serve '" + request->protocol() +
-                                                         "' (it serves: " + served + ")"));
-      return;
-    }
-    const auto& access = m.drivers_.at(node->driver).file.manifest.access();
+    const auto& access = m.drivers_.at((*serving)->driver).file.manifest.access();
     if (auto allowed = CheckAccess(access, peer, node->path()); !allowed) {
       finisher.Finish(ToStatus(allowed.error()));
       return;
     }
-    auto& host = *m.hosts_.at(node->host_id);
-    std::string token = NewToken();
-    host::v1::GrantAccessRequest grant;
-    grant.set_token(token);
-    grant.set_node_path(node->path());
-    grant.set_protocol(request->protocol());
-    grant.set_client_id(m.next_client_++);
-    grant.set_uid(peer.uid);
-    grant.set_gid(peer.gid);
-    grant.set_pid(static_cast<uint32_t>(peer.pid));
-    auto* stub = host.stub.get();
-    auto shared = std::make_shared<UnaryFinisher>(std::move(finisher));
-    m.BeginWork();  // The manager outlives this call (see ~Manager).
-    rpc::CallAsync<host::v1::GrantAccessRequest, host::v1::GrantAccessResponse>(
-        std::chrono::milliseconds(5000), std::move(grant),
-        [stub](auto* ctx, auto* req, auto* resp, auto cb) {
-          stub->async()->GrantAccess(ctx, req, resp, std::move(cb));
-        },
-        [this, shared, response, token, path = node->path(), protocol = request->protocol(),
-         host_id = host.id, endpoint = host.endpoint](grpc::Status status,
-                                                      host::v1::GrantAccessResponse) {
-          struct EndWorkOnExit {
-            Manager* m;
-            ~EndWorkOnExit() { m->EndWork(); }
-          } end_work{manager_};
-          if (!status.ok()) {
-            shared->Finish(ToStatus(rpc::FromStatus(status, "granting access on host " + host_id)));
-            return;
-          }
-          (void)manager_->dispatcher_.Post([this, shared, response, token, path, protocol, host_id,
-                                            endpoint] {
-            Node* node = manager_->topology_.Find(path);
-            if (node == nullptr || node->state != NodeState::kBound || node->host_id != host_id) {
-              shared->Finish(StatusOf(ErrorCode::kUnavailable,
-                                      "node " + path + " went away while binding"));
-              return;
-            }
-            manager_->client_tokens_[token] = {path, protocol, host_id};
-            response->set_endpoint(endpoint);
-            response->set_token(token);
-            shared->Finish(grpc::Status::OK);
-          });
-        });
+    m.GrantClient(node, *serving, request->protocol(), peer,
+                  [response, finisher = std::move(finisher)](
+                      Result<Manager::ClientGrant> grant) mutable {
+                    if (!grant) {
+                      finisher.Finish(ToStatus(grant.error()));
+                      return;
+                    }
+                    response->set_endpoint(grant->endpoint);
+                    response->set_token(grant->token);
+                    finisher.Finish(grpc::Status::OK);
+                  });
   });
   return reactor;
 }

@@ -124,7 +124,26 @@ class Manager final : private power::Platform {
                        const host::v1::StartDriverResponse& response,
                        std::move_only_function<void(Result<void>)> done);
   Result<Node*> AddChildFromDriver(const std::string& node_token, std::string name,
-                                   NodeProperties properties);
+                                   NodeProperties properties, std::vector<std::string> offered);
+
+  // ---- Client grants (grants.cc) ----
+  struct ClientGrant {
+    std::string endpoint;
+    std::string token;
+    std::string host_id;
+  };
+  // The node whose driver serves `protocol` at `node`: the parent's, for a
+  // protocol offered on `node`, else `node`'s own. Errors: kNotFound if
+  // neither serves it (the message lists what does); kFailedPrecondition if
+  // the serving driver is not running (or, unless starting_ok, still
+  // starting: a driver's children bind, and connect, during its Start).
+  Result<Node*> ServingNode(Node* node, const std::string& protocol, bool starting_ok = false);
+  // Issues a client token for `protocol` at `node` (served by `serving`) on
+  // the serving host, then runs `done` on the dispatcher with the grant.
+  // The token is revoked with the node, like every client token.
+  void GrantClient(Node* node, Node* serving, const std::string& protocol,
+                   const PeerCredentials& caller,
+                   std::move_only_function<void(Result<ClientGrant>)> done);
   // Stops the drivers of `node`'s subtree, children before parents, then
   // removes the subtree (keep_root: remove only the descendants).
   void RemoveSubtree(Node* node, bool keep_root, std::move_only_function<void()> done);

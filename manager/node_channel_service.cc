@@ -1,5 +1,9 @@
 #include "manager/node_channel_service.h"
 
+#include <unistd.h>
+
+#include <algorithm>
+
 #include "manager/manager.h"
 #include "runtime/rpc/finisher.h"
 #include "runtime/rpc/properties.h"
@@ -20,10 +24,13 @@ grpc::ServerUnaryReactor* NodeChannelService::AddChild(grpc::CallbackServerConte
     finisher.Finish(ToStatus(properties.error().WithContext("child '" + request->name() + "'")));
     return reactor;
   }
+  std::vector<std::string> offered(request->protocols_offered().begin(),
+                                   request->protocols_offered().end());
   (void)manager_->dispatcher_.Post([this, request, response, finisher = std::move(finisher),
-                                    properties = std::move(*properties)]() mutable {
+                                    properties = std::move(*properties),
+                                    offered = std::move(offered)]() mutable {
     auto child = manager_->AddChildFromDriver(request->node_token(), request->name(),
-                                              std::move(properties));
+                                              std::move(properties), std::move(offered));
     if (!child) {
       finisher.Finish(ToStatus(child.error()));
       return;
@@ -147,6 +154,58 @@ grpc::ServerUnaryReactor* NodeChannelService::ReportWake(grpc::CallbackServerCon
     }
     response->set_wake_generation(m.governor_->ReportWake(reason, *owner, driver, at));
     finisher.Finish(grpc::Status::OK);
+  });
+  return reactor;
+}
+
+grpc::ServerUnaryReactor* NodeChannelService::Connect(grpc::CallbackServerContext* context,
+                                                      const node::v1::ConnectRequest* request,
+                                                      node::v1::ConnectResponse* response) {
+  grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
+  rpc::UnaryFinisher finisher(reactor, "the manager is shutting down");
+  (void)manager_->dispatcher_.Post([this, request, response,
+                                    finisher = std::move(finisher)]() mutable {
+    Manager& m = *manager_;
+    auto owner = m.NodeOfToken(request->node_token());
+    if (!owner) {
+      finisher.Finish(ToStatus(owner.error()));
+      return;
+    }
+    Node* node = m.topology_.Find(*owner);
+    if (node == nullptr) {
+      finisher.Finish(StatusOf(ErrorCode::kUnavailable, "node " + *owner + " went away"));
+      return;
+    }
+    // Only what the parent offers: a driver does not connect to itself.
+    const auto& offered = node->offered;
+    if (std::find(offered.begin(), offered.end(), request->protocol()) == offered.end()) {
+      std::string list;
+      for (const auto& p : offered) list += (list.empty() ? "" : ", ") + p;
+      finisher.Finish(StatusOf(ErrorCode::kNotFound,
+                               "node " + node->path() + " has no offer of '" + request->protocol() +
+                                   "' (offers: " + (list.empty() ? "none" : list) + ")"));
+      return;
+    }
+    auto serving = m.ServingNode(node, request->protocol(), /*starting_ok=*/true);
+    if (!serving) {
+      finisher.Finish(ToStatus(serving.error()));
+      return;
+    }
+    // The driver is the client; drivers the manager bound are trusted with
+    // their node's offers, as in DFv2, so no access list applies.
+    PeerCredentials caller{.pid = 0, .uid = getuid(), .gid = getgid()};
+    m.GrantClient(node, *serving, request->protocol(), caller,
+                  [response, finisher = std::move(finisher)](
+                      Result<Manager::ClientGrant> grant) mutable {
+                    if (!grant) {
+                      finisher.Finish(ToStatus(grant.error()));
+                      return;
+                    }
+                    response->set_endpoint(grant->endpoint);
+                    response->set_token(grant->token);
+                    response->set_host_id(grant->host_id);
+                    finisher.Finish(grpc::Status::OK);
+                  });
   });
   return reactor;
 }

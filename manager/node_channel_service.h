@@ -28,6 +28,9 @@ class NodeChannelService final : public node::v1::NodeChannel::CallbackService {
   grpc::ServerUnaryReactor* ReportWake(grpc::CallbackServerContext* context,
                                        const node::v1::ReportWakeRequest* request,
                                        node::v1::ReportWakeResponse* response) override;
+  grpc::ServerUnaryReactor* Connect(grpc::CallbackServerContext* context,
+                                    const node::v1::ConnectRequest* request,
+                                    node::v1::ConnectResponse* response) override;
 
  private:
   Manager* manager_;

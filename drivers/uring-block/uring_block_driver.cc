@@ -1,5 +1,8 @@
 // uring-block: a regular file or a block device as a Block node.
 //
+// Serves Block on its node, and offers it on a child node "block"
+// (trellis.protocol = trellis.block.v1.Block) for drivers such as gpt.
+//
 // Node properties (from the board or a parent driver):
 //   block.path         string, required: the file or device
 //   block.block_size   int, default 0 (the device's; 512, 4096 with direct)
@@ -34,7 +37,19 @@ class UringBlockDriver final : public Driver {
       return;
     }
     file_ = std::move(*file);
-    completer(context().Serve<BlockProtocol>(*file_));
+    if (auto served = context().Serve<BlockProtocol>(*file_); !served) {
+      completer(std::move(served));
+      return;
+    }
+    // The disk as a child Block node too, for drivers that bind to Block
+    // nodes (gpt): they reach this driver's BlockFile through the offer.
+    ChildArgs child{.name = "block",
+                    .properties = {{"trellis.protocol", std::string(BlockProtocol::kName)}}};
+    child.Offer<BlockProtocol>(*file_);
+    context().AddChild(std::move(child), [completer = std::move(completer)](
+                                             Result<std::string> added) mutable {
+      completer(added ? Ok() : Result<void>(Fail(added.error().WithContext("adding node 'block'"))));
+    });
   }
 
   void Stop(StopCompleter completer) override {

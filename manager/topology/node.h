@@ -34,6 +34,9 @@ class Node {
   std::string host_id;          // Host running it.
   std::string token;            // Node-channel token given to the driver.
   std::vector<std::string> exposed;  // Protocols the driver serves here.
+  // Protocols the parent's driver serves for this node (DFv2 offers), set
+  // when that driver added it.
+  std::vector<std::string> offered;
   uint32_t restarts = 0;        // Crash restarts so far.
   std::string last_error;       // Why the last bind or start failed.
   // Set for nodes a driver added: the node whose driver owns this one.

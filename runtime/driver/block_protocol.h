@@ -13,6 +13,7 @@
 #include <span>
 #include <string_view>
 
+#include "runtime/driver/protocol_client.h"
 #include "runtime/error.h"
 
 namespace trellis {
@@ -50,9 +51,12 @@ struct BlockRequest {
 // errno (Error::errno_value), which clients see in BlockResponse.
 using BlockDone = std::move_only_function<void(Result<void>)>;
 
+class BlockClient;
+
 class BlockProtocol {
  public:
   static constexpr std::string_view kName = "trellis.block.v1.Block";
+  using Client = BlockClient;
 
   virtual ~BlockProtocol() = default;
 
@@ -63,6 +67,14 @@ class BlockProtocol {
   // cannot start yet waits in its queue.
   virtual void Submit(const BlockRequest& request, BlockDone done) = 0;
 };
+
+// A connection to another driver's BlockProtocol (DriverContext::Connect):
+// Info() is the server's, read once at connect; Submit checks the request
+// against it (a refused request completes with the error, never reaches the
+// server) and `done` runs on the connecting driver's dispatcher. Requests
+// still in flight when the client is destroyed complete nowhere: a driver
+// waits for its requests before it lets go of the client.
+class BlockClient : public ProtocolClient, public BlockProtocol {};
 
 // The host's checks, shared with in-process callers and tests: Ok if
 // `request` fits `info`, else the error a client would get. A driver whose

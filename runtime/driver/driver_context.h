@@ -69,6 +69,25 @@ class DriverContext {
     return api_->ServeProtocol(Protocol::kName, static_cast<Protocol*>(&impl));
   }
 
+  // Connects to a typed protocol the parent's driver offers on this node
+  // (ChildArgs::Offer): context.Connect<BlockProtocol>(done) gives `done` a
+  // std::unique_ptr<BlockProtocol::Client>, on the driver's dispatcher. The
+  // client works whether the parent runs in this host (direct calls on its
+  // dispatcher) or another (gRPC); destroy it on the driver's dispatcher.
+  template <typename Protocol>
+  void Connect(
+      std::move_only_function<void(Result<std::unique_ptr<typename Protocol::Client>>)> done) const {
+    api_->Connect(Protocol::kName, [done = std::move(done)](
+                                       Result<std::unique_ptr<ProtocolClient>> client) mutable {
+      if (!client) {
+        done(Fail(client.error()));
+        return;
+      }
+      done(std::unique_ptr<typename Protocol::Client>(
+          static_cast<typename Protocol::Client*>(client->release())));
+    });
+  }
+
   // Logs with the driver's and node's names attached.
   void Log(LogLevel level, std::string_view message) const { api_->Log(level, message); }
   void LogInfo(std::string_view message) const { Log(LogLevel::kInfo, message); }

@@ -17,9 +17,10 @@ using rpc::StatusOf;
 using rpc::ToStatus;
 using rpc::UnaryFinisher;
 
-// The BlockProtocol an instance serves, or null.
-BlockProtocol* BlockOf(const DriverInstance& instance) {
-  return static_cast<BlockProtocol*>(instance.FindProtocol(BlockProtocol::kName));
+// The BlockProtocol an instance serves at `node_path` (its node or an
+// offered child), or null.
+BlockProtocol* BlockOf(const DriverInstance& instance, const std::string& node_path) {
+  return static_cast<BlockProtocol*>(instance.FindProtocol(node_path, BlockProtocol::kName));
 }
 
 // Authorizes the call, then runs fn(protocol, finisher) on the driver's
@@ -38,9 +39,9 @@ grpc::ServerUnaryReactor* OnBlockDriver(const HostRegistry& registry,
   auto instance = std::move(authorized->second);
   auto dispatcher = instance->dispatcher();
   // A failed post drops the task and its finisher: UNAVAILABLE.
-  (void)dispatcher.RunOrPost([instance = std::move(instance), finisher = std::move(finisher),
-                              fn = std::move(fn)]() mutable {
-    BlockProtocol* protocol = BlockOf(*instance);
+  (void)dispatcher.RunOrPost([instance = std::move(instance), path = authorized->first.node_path,
+                              finisher = std::move(finisher), fn = std::move(fn)]() mutable {
+    BlockProtocol* protocol = BlockOf(*instance, path);
     if (protocol == nullptr) {
       finisher.Finish(StatusOf(ErrorCode::kUnavailable, "the driver no longer serves Block"));
       return;
@@ -197,7 +198,8 @@ grpc::ServerUnaryReactor* BlockService::WriteZeroes(grpc::CallbackServerContext*
 // the object alive, and the last one to complete deletes it.
 class BlockStream final : public grpc::ServerBidiReactor<block::v1::BlockRequest, BlockResponse> {
  public:
-  BlockStream(std::shared_ptr<DriverInstance> instance) : instance_(std::move(instance)) {
+  BlockStream(std::shared_ptr<DriverInstance> instance, std::string node_path)
+      : instance_(std::move(instance)), node_path_(std::move(node_path)) {
     StartRead(&in_);
   }
 
@@ -270,7 +272,7 @@ class BlockStream final : public grpc::ServerBidiReactor<block::v1::BlockRequest
 
   // On the driver's dispatcher.
   void Run(std::unique_ptr<Op> op) {
-    BlockProtocol* protocol = BlockOf(*instance_);
+    BlockProtocol* protocol = BlockOf(*instance_, node_path_);
     if (protocol == nullptr) {
       Complete(std::move(op), Fail(ErrorCode::kUnavailable, "the driver no longer serves Block"));
       return;
@@ -374,6 +376,7 @@ class BlockStream final : public grpc::ServerBidiReactor<block::v1::BlockRequest
   }
 
   std::shared_ptr<DriverInstance> instance_;
+  const std::string node_path_;
   block::v1::BlockRequest in_;  // Touched only by the read chain.
   Mutex mu_;
   std::deque<BlockResponse> out_ TRELLIS_GUARDED_BY(mu_);  // Front is being written.
@@ -398,7 +401,7 @@ grpc::ServerBidiReactor<block::v1::BlockRequest, BlockResponse>* BlockService::S
     };
     return new Refuse(ToStatus(authorized.error()));
   }
-  return new BlockStream(std::move(authorized->second));
+  return new BlockStream(std::move(authorized->second), std::move(authorized->first.node_path));
 }
 
 }  // namespace trellis::host

@@ -37,7 +37,7 @@ std::optional<std::pair<Grant, std::shared_ptr<DriverInstance>>> AuthorizeOr(
 // `sink` (a UnaryFinisher or an UpcallStream) with UNAVAILABLE.
 template <typename Sink>
 DeviceProtocol* DeviceOrUnavailable(const DriverInstance& instance, Sink& sink) {
-  auto* protocol = static_cast<DeviceProtocol*>(instance.FindProtocol(DeviceProtocol::kName));
+  auto* protocol = static_cast<DeviceProtocol*>(instance.FindProtocol(instance.node_path(), DeviceProtocol::kName));
   if (protocol == nullptr) {
     sink.Finish(StatusOf(ErrorCode::kUnavailable, "the driver no longer serves Device"));
   }

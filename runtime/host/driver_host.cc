@@ -44,7 +44,8 @@ Result<std::unique_ptr<DriverHost>> DriverHost::Start(DriverHostOptions options,
   }
   HostEnv env{.runtime = host->runtime_.get(),
               .node_channel = host->node_channel_.get(),
-              .host_id = host->options_.host_id};
+              .host_id = host->options_.host_id,
+              .registry = &host->registry_};
   DriverHost* raw = host.get();
   host->host_service_ = std::make_unique<HostService>(env, &host->registry_, host->endpoint_,
                                                       [raw] { raw->RequestShutdown(); });

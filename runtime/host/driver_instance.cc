@@ -3,6 +3,8 @@
 #include <algorithm>
 #include <cstdio>
 
+#include "runtime/host/block_client.h"
+#include "runtime/host/host_registry.h"
 #include "runtime/host/wake_lease_client.h"
 #include "runtime/internal/dispatcher_core.h"
 
@@ -223,20 +225,22 @@ void DriverInstance::Resume(std::optional<WakeLease> lease, Done done) {
   });
 }
 
-void* DriverInstance::FindProtocol(std::string_view protocol) const {
+void* DriverInstance::FindProtocol(std::string_view node_path, std::string_view protocol) const {
   MutexLock lock(mu_);
-  auto it = protocols_.find(protocol);
+  auto it = protocols_.find(std::make_pair(std::string(node_path), std::string(protocol)));
   return it == protocols_.end() ? nullptr : it->second;
 }
 
 std::vector<std::string> DriverInstance::served_protocols() const {
   MutexLock lock(mu_);
   std::vector<std::string> names;
-  for (const auto& [name, impl] : protocols_) names.push_back(name);
+  for (const auto& [key, impl] : protocols_) {
+    if (key.first == node_path()) names.push_back(key.second);
+  }
   return names;
 }
 
-Result<void> DriverInstance::ServeProtocol(std::string_view protocol, void* impl) {
+Result<void> DriverInstance::CheckServable(std::string_view protocol) const {
   if (!IsKnownProtocol(protocol)) {
     return Fail(ErrorCode::kInvalidArgument,
                 "this host cannot serve unknown protocol '" + std::string(protocol) + "'");
@@ -246,27 +250,70 @@ Result<void> DriverInstance::ServeProtocol(std::string_view protocol, void* impl
     return Fail(ErrorCode::kInvalidArgument,
                 "protocol '" + std::string(protocol) + "' is not listed in the manifest's exposes");
   }
+  return Ok();
+}
+
+Result<void> DriverInstance::ServeProtocol(std::string_view protocol, void* impl) {
+  TRELLIS_TRY(CheckServable(protocol));
   MutexLock lock(mu_);
-  if (!protocols_.emplace(std::string(protocol), impl).second) {
+  if (!protocols_.emplace(std::make_pair(node_path(), std::string(protocol)), impl).second) {
     return Fail(ErrorCode::kAlreadyExists, "protocol '" + std::string(protocol) + "' is already served");
   }
   return Ok();
 }
 
+Result<void> DriverInstance::AddOffers(const std::string& child_path,
+                                       const std::vector<ProtocolOffer>& offers) {
+  for (const auto& offer : offers) {
+    TRELLIS_TRY(CheckServable(offer.protocol), "offer on " + child_path);
+    if (offer.impl == nullptr) {
+      return Fail(ErrorCode::kInvalidArgument, "offer of '" + std::string(offer.protocol) +
+                                                   "' on " + child_path + " has no implementation");
+    }
+  }
+  MutexLock lock(mu_);
+  for (const auto& offer : offers) {
+    auto key = std::make_pair(child_path, std::string(offer.protocol));
+    if (protocols_.contains(key)) {
+      std::erase_if(protocols_, [&](const auto& entry) { return entry.first.first == child_path; });
+      return Fail(ErrorCode::kAlreadyExists,
+                  "protocol '" + key.second + "' is already offered on " + child_path);
+    }
+    protocols_.emplace(std::move(key), offer.impl);
+  }
+  return Ok();
+}
+
+void DriverInstance::RemoveOffers(const std::string& child_path) {
+  MutexLock lock(mu_);
+  std::erase_if(protocols_, [&](const auto& entry) { return entry.first.first == child_path; });
+}
+
 void DriverInstance::AddChild(ChildArgs args,
                               std::move_only_function<void(Result<std::string>)> done) {
+  // Offers are in place before the manager adds the node, because it binds
+  // the child's driver at once and that driver may connect straight away.
+  std::string child_path = node_path() + "." + args.name;
+  if (auto offered = AddOffers(child_path, args.offers); !offered) {
+    (void)dispatcher_.Post([done = std::move(done), error = offered.error()]() mutable {
+      done(Fail(error));
+    });
+    return;
+  }
   node::v1::AddChildRequest request;
   request.set_node_token(config_.node_token);
   request.set_name(std::move(args.name));
   rpc::ToProto(args.properties, request.mutable_properties());
+  for (const auto& offer : args.offers) request.add_protocols_offered(std::string(offer.protocol));
   auto* stub = env_.node_channel;
   rpc::CallAsync<node::v1::AddChildRequest, node::v1::AddChildResponse>(
       std::chrono::duration_cast<std::chrono::milliseconds>(kNodeCallTimeout), std::move(request),
       [stub](auto* ctx, auto* req, auto* resp, auto cb) {
         stub->async()->AddChild(ctx, req, resp, std::move(cb));
       },
-      [self = shared_from_this(), done = std::move(done)](grpc::Status status,
-                                                         node::v1::AddChildResponse response) mutable {
+      [self = shared_from_this(), done = std::move(done), child_path](
+          grpc::Status status, node::v1::AddChildResponse response) mutable {
+        if (!status.ok()) self->RemoveOffers(child_path);
         (void)self->dispatcher_.Post([done = std::move(done), status = std::move(status),
                                       path = response.child_path()]() mutable {
           if (status.ok()) {
@@ -282,15 +329,18 @@ void DriverInstance::RemoveChild(std::string name,
                                  std::move_only_function<void(Result<void>)> done) {
   node::v1::RemoveNodeRequest request;
   request.set_node_token(config_.node_token);
-  request.set_path(node_path() + "." + name);
+  std::string child_path = node_path() + "." + name;
+  request.set_path(child_path);
   auto* stub = env_.node_channel;
   rpc::CallAsync<node::v1::RemoveNodeRequest, node::v1::RemoveNodeResponse>(
       std::chrono::duration_cast<std::chrono::milliseconds>(kNodeCallTimeout), std::move(request),
       [stub](auto* ctx, auto* req, auto* resp, auto cb) {
         stub->async()->RemoveNode(ctx, req, resp, std::move(cb));
       },
-      [self = shared_from_this(), done = std::move(done)](grpc::Status status,
-                                                         node::v1::RemoveNodeResponse) mutable {
+      [self = shared_from_this(), done = std::move(done), child_path](
+          grpc::Status status, node::v1::RemoveNodeResponse) mutable {
+        // The child's subtree has stopped: nothing uses its offers now.
+        if (status.ok()) self->RemoveOffers(child_path);
         (void)self->dispatcher_.Post([done = std::move(done), status = std::move(status)]() mutable {
           done(status.ok() ? Ok() : Result<void>(Fail(rpc::FromStatus(status, "RemoveNode"))));
         });
@@ -353,6 +403,51 @@ Task DriverInstance::TakeWakeTask() {
   return [tasks = std::exchange(pending_wake_, {})]() mutable {
     for (auto& task : tasks) task();
   };
+}
+
+void DriverInstance::Connect(
+    std::string_view protocol,
+    std::move_only_function<void(Result<std::unique_ptr<ProtocolClient>>)> done) {
+  if (protocol != BlockProtocol::kName) {
+    (void)dispatcher_.Post([done = std::move(done), protocol = std::string(protocol)]() mutable {
+      done(Fail(ErrorCode::kInvalidArgument,
+                "drivers cannot connect to '" + protocol + "': no client for it in this host"));
+    });
+    return;
+  }
+  node::v1::ConnectRequest request;
+  request.set_node_token(config_.node_token);
+  request.set_protocol(std::string(protocol));
+  auto* stub = env_.node_channel;
+  rpc::CallAsync<node::v1::ConnectRequest, node::v1::ConnectResponse>(
+      std::chrono::duration_cast<std::chrono::milliseconds>(kNodeCallTimeout), std::move(request),
+      [stub](auto* ctx, auto* req, auto* resp, auto cb) {
+        stub->async()->Connect(ctx, req, resp, std::move(cb));
+      },
+      [self = shared_from_this(), done = std::move(done)](
+          grpc::Status status, node::v1::ConnectResponse response) mutable {
+        if (!status.ok()) {
+          (void)self->dispatcher_.Post([done = std::move(done), status = std::move(status)]() mutable {
+            done(Fail(rpc::FromStatus(status, "Connect")));
+          });
+          return;
+        }
+        UnownedDispatcher client = self->dispatcher_.borrow();
+        if (response.host_id() == self->env_.host_id) {
+          // The server is in this host: call it directly, no gRPC.
+          auto server = self->env_.registry->Authorize(response.token(), BlockProtocol::kName);
+          if (!server) {
+            (void)client.Post([done = std::move(done), error = server.error()]() mutable {
+              done(Fail(error.WithContext("Connect")));
+            });
+            return;
+          }
+          ConnectLocalBlock(std::move(server->second), server->first.node_path, client,
+                            std::move(done));
+          return;
+        }
+        ConnectRemoteBlock(response.endpoint(), response.token(), client, std::move(done));
+      });
 }
 
 void DriverInstance::ReportWake(std::string reason) { ReportWakeAt(std::move(reason), Clock::now()); }

@@ -23,10 +23,14 @@
 namespace trellis::host {
 
 // What every instance of a host shares.
+class HostRegistry;
+
 struct HostEnv {
   Runtime* runtime = nullptr;
   node::v1::NodeChannel::Stub* node_channel = nullptr;
   std::string host_id;
+  // The host's instances, for connections between drivers in one host.
+  const HostRegistry* registry = nullptr;
 };
 
 class DriverInstance;
@@ -79,8 +83,11 @@ class DriverInstance final : public DriverHostApi,
   // The token the driver presents on NodeChannel calls.
   const std::string& node_token() const { return config_.node_token; }
 
-  // The implementation served for `protocol`, or null. Any thread.
-  void* FindProtocol(std::string_view protocol) const TRELLIS_EXCLUDES(mu_);
+  // The implementation served for `protocol` at `node_path` (the driver's
+  // own node, or a child it offers the protocol on), or null. Any thread.
+  void* FindProtocol(std::string_view node_path, std::string_view protocol) const
+      TRELLIS_EXCLUDES(mu_);
+  // The protocols served at the driver's own node.
   std::vector<std::string> served_protocols() const TRELLIS_EXCLUDES(mu_);
   const std::string& node_path() const { return config_.args.node_path; }
 
@@ -98,6 +105,8 @@ class DriverInstance final : public DriverHostApi,
   // As ReportWake, for an event that happened at `at`.
   void ReportWakeAt(std::string reason, Clock::time_point at);
   Result<void> ServeProtocol(std::string_view protocol, void* impl) override TRELLIS_EXCLUDES(mu_);
+  void Connect(std::string_view protocol,
+               std::move_only_function<void(Result<std::unique_ptr<ProtocolClient>>)> done) override;
   void Log(LogLevel level, std::string_view message) override;
 
  private:
@@ -124,6 +133,14 @@ class DriverInstance final : public DriverHostApi,
   // Unmanaged, only for wake-capable drivers: wake vectors complete here, so
   // they are seen while dispatcher_ is suspended.
   Dispatcher wake_dispatcher_;
+  // Checks a protocol the driver may serve (known to the host, in the
+  // manifest's exposes).
+  Result<void> CheckServable(std::string_view protocol) const;
+  // Adds `offers` for the child at `child_path`. Errors: as ServeProtocol.
+  Result<void> AddOffers(const std::string& child_path, const std::vector<ProtocolOffer>& offers)
+      TRELLIS_EXCLUDES(mu_);
+  void RemoveOffers(const std::string& child_path) TRELLIS_EXCLUDES(mu_);
+
   // Touched only on the dispatcher.
   Driver* driver_ = nullptr;
   State state_ = State::kCreated;
@@ -132,7 +149,10 @@ class DriverInstance final : public DriverHostApi,
   std::vector<Task> pending_wake_;
 
   mutable Mutex mu_;
-  std::map<std::string, void*, std::less<>> protocols_ TRELLIS_GUARDED_BY(mu_);
+  // Served implementations by {node path, protocol}: the driver's own node
+  // and the children it offers protocols on.
+  std::map<std::pair<std::string, std::string>, void*, std::less<>> protocols_
+      TRELLIS_GUARDED_BY(mu_);
 };
 
 }  // namespace trellis::host

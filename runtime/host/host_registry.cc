@@ -19,7 +19,9 @@ std::shared_ptr<DriverInstance> HostRegistry::Find(const std::string& node_path)
 
 std::shared_ptr<DriverInstance> HostRegistry::Remove(const std::string& node_path) {
   MutexLock lock(mu_);
-  std::erase_if(grants_, [&](const auto& entry) { return entry.second.node_path == node_path; });
+  std::erase_if(grants_, [&](const auto& entry) {
+    return entry.second.node_path == node_path || entry.second.server_path == node_path;
+  });
   auto it = instances_.find(node_path);
   if (it == instances_.end()) return nullptr;
   auto instance = std::move(it->second);
@@ -68,9 +70,9 @@ Result<std::pair<Grant, std::shared_ptr<DriverInstance>>> HostRegistry::Authoriz
     return Fail(ErrorCode::kPermissionDenied, "token is bound to protocol '" + grant.protocol +
                                                   "', not '" + std::string(protocol) + "'");
   }
-  auto instance = instances_.find(grant.node_path);
+  auto instance = instances_.find(grant.server_path);
   if (instance == instances_.end()) {
-    return Fail(ErrorCode::kUnavailable, "no driver is running at node " + grant.node_path);
+    return Fail(ErrorCode::kUnavailable, "no driver is running at node " + grant.server_path);
   }
   return std::make_pair(grant, instance->second);
 }

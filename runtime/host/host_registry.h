@@ -17,7 +17,10 @@
 namespace trellis::host {
 
 struct Grant {
+  // The node the client bound to, and the node whose driver serves it (its
+  // parent's for an offered protocol, else the same).
   std::string node_path;
+  std::string server_path;
   std::string protocol;
   Caller caller;
   std::optional<std::chrono::system_clock::time_point> expires;

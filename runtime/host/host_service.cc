@@ -259,6 +259,8 @@ grpc::ServerUnaryReactor* HostService::GrantAccess(grpc::CallbackServerContext* 
     return reactor;
   }
   Grant grant{.node_path = request->node_path(),
+              .server_path = request->server_node_path().empty() ? request->node_path()
+                                                                 : request->server_node_path(),
               .protocol = request->protocol(),
               .caller = {.client_id = request->client_id(),
                          .uid = request->uid(),
