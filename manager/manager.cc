@@ -5,6 +5,7 @@
 
 #include <cstdio>
 #include <future>
+#include <variant>
 
 #include "manager/driver_manager_service.h"
 #include "manager/node_channel_service.h"
@@ -32,14 +33,31 @@ std::string_view EventName(TopologyEvent::Kind kind) {
   }
 }
 
+// "{runtime_dir}" in a board's string property stands for the manager's
+// runtime directory, so a board can name files made at run time (the
+// default board's disk image).
+void ExpandRuntimeDir(NodeProperties& props, const std::string& runtime_dir) {
+  static constexpr std::string_view kVariable = "{runtime_dir}";
+  for (auto& p : props) {
+    auto* text = std::get_if<std::string>(&p.value);
+    if (text == nullptr) continue;
+    for (size_t at = text->find(kVariable); at != std::string::npos;
+         at = text->find(kVariable, at + runtime_dir.size())) {
+      text->replace(at, kVariable.size(), runtime_dir);
+    }
+  }
+}
+
 Result<void> AddBoardNodes(Topology& topology, Node* parent,
-                           const google::protobuf::RepeatedPtrField<manifest::v1::BoardNode>& nodes) {
+                           const google::protobuf::RepeatedPtrField<manifest::v1::BoardNode>& nodes,
+                           const std::string& runtime_dir) {
   for (const auto& spec : nodes) {
     TRELLIS_ASSIGN_OR_RETURN(NodeProperties props, rpc::FromProto(spec.properties()),
                              "board node '" + spec.name() + "'");
+    ExpandRuntimeDir(props, runtime_dir);
     TRELLIS_ASSIGN_OR_RETURN(Node * node, topology.AddChild(parent, spec.name(), std::move(props)),
                              "board node under " + parent->path());
-    TRELLIS_TRY(AddBoardNodes(topology, node, spec.children()));
+    TRELLIS_TRY(AddBoardNodes(topology, node, spec.children(), runtime_dir));
   }
   return Ok();
 }
@@ -129,7 +147,8 @@ Result<void> Manager::Boot() {
 
   Result<void> booted = Ok();
   RunSync([&] {
-    booted = AddBoardNodes(topology_, topology_.root(), board_.board.nodes());
+    booted = AddBoardNodes(topology_, topology_.root(), board_.board.nodes(),
+                           options_.runtime_dir.string());
     if (!booted) return;
     topology_.PreOrder(topology_.root(), [&](Node* node) {
       if (node != topology_.root()) Publish(TopologyEvent::KIND_NODE_ADDED, node, "from the board");

@@ -9,7 +9,7 @@ TRELLIS_PACKAGES=(
   liburing-dev libgrpc++-dev libprotobuf-dev protobuf-compiler protobuf-compiler-grpc
   libgtest-dev libgmock-dev libbenchmark-dev
   libcli11-dev nlohmann-json3-dev zlib1g-dev
-  gdisk  # sgdisk: the GPT parser tests make and cross-check images with it
+  gdisk  # sgdisk: GPT test images, and the default board's disk
 )
 
 trellis_log() { printf '\033[1m==> %s\033[0m\n' "$*" >&2; }
@@ -57,4 +57,19 @@ trellis_build() {
   fi
   trellis_log "building $dir"
   cmake --build "$dir" -- ${TRELLIS_JOBS:+-j "$TRELLIS_JOBS"} "$@"
+}
+
+# trellis_make_disk IMAGE: creates IMAGE, unless it exists, as a 64 MiB sparse
+# file with a GPT of two partitions (1: "boot", 8 MiB EFI system; 2: "data",
+# the rest, Linux filesystem): the default board's disk.
+trellis_make_disk() {
+  local image=$1
+  [ -e "$image" ] && return 0
+  local sgdisk
+  sgdisk=$(command -v sgdisk || echo /usr/sbin/sgdisk)
+  trellis_log "creating $image: 64 MiB sparse disk, GPT with partitions boot and data"
+  rm -f "$image.new"
+  truncate -s 64M "$image.new"
+  "$sgdisk" -n 1:2048:+8M -t 1:ef00 -c 1:boot -n 2:0:0 -t 2:8300 -c 2:data "$image.new" >/dev/null
+  mv "$image.new" "$image"
 }
