@@ -198,8 +198,12 @@ grpc::ServerUnaryReactor* BlockService::WriteZeroes(grpc::CallbackServerContext*
 // the object alive, and the last one to complete deletes it.
 class BlockStream final : public grpc::ServerBidiReactor<block::v1::BlockRequest, BlockResponse> {
  public:
-  BlockStream(std::shared_ptr<DriverInstance> instance, std::string node_path)
-      : instance_(std::move(instance)), node_path_(std::move(node_path)) {
+  BlockStream(std::shared_ptr<DriverInstance> instance, std::string node_path,
+              const HostRegistry* registry, std::string token)
+      : instance_(std::move(instance)),
+        node_path_(std::move(node_path)),
+        registry_(registry),
+        token_(std::move(token)) {
     StartRead(&in_);
   }
 
@@ -253,6 +257,8 @@ class BlockStream final : public grpc::ServerBidiReactor<block::v1::BlockRequest
   struct Op {
     block::v1::BlockRequest request;
     BlockResponse response;
+    // The shared region a request's payload is in, held until it completes.
+    std::shared_ptr<SharedRegion> region;
   };
 
   void Dispatch(block::v1::BlockRequest request) {
@@ -277,7 +283,7 @@ class BlockStream final : public grpc::ServerBidiReactor<block::v1::BlockRequest
       Complete(std::move(op), Fail(ErrorCode::kUnavailable, "the driver no longer serves Block"));
       return;
     }
-    auto request = Translate(*protocol, *op);
+    auto request = Translate(*protocol, *registry_, token_, *op);
     if (!request) {
       Complete(std::move(op), Fail(request.error()));
       return;
@@ -292,12 +298,10 @@ class BlockStream final : public grpc::ServerBidiReactor<block::v1::BlockRequest
     });
   }
 
-  static Result<BlockRequest> Translate(BlockProtocol& protocol, Op& op) {
+  static Result<BlockRequest> Translate(BlockProtocol& protocol, const HostRegistry& registry,
+                                        const std::string& token, Op& op) {
     const auto& r = op.request;
-    if (r.has_shm()) {
-      return Fail(ErrorCode::kUnimplemented,
-                  "shared-memory transfers are not available on this host yet");
-    }
+    if (r.has_shm()) return TranslateShared(protocol.Info(), registry, token, op);
     BlockInfo info = protocol.Info();
     switch (r.op_case()) {
       case block::v1::BlockRequest::kRead: {
@@ -332,6 +336,46 @@ class BlockStream final : public grpc::ServerBidiReactor<block::v1::BlockRequest
     }
     return Fail(ErrorCode::kInvalidArgument,
                 "request " + std::to_string(r.request_id()) + " names no operation");
+  }
+
+  // A read into, or a write from, a range of a shared region: the range
+  // must lie inside the region and be exactly the transfer's bytes.
+  static Result<BlockRequest> TranslateShared(const BlockInfo& info, const HostRegistry& registry,
+                                              const std::string& token, Op& op) {
+    const auto& r = op.request;
+    const auto& shm = r.shm();
+    TRELLIS_TRY(ValidateBlockInfo(info));
+    TRELLIS_ASSIGN_OR_RETURN(op.region, registry.FindRegion(token, shm.region_id()));
+    TRELLIS_ASSIGN_OR_RETURN(std::span<std::byte> bytes, op.region->Slice(shm.offset(), shm.length()));
+    switch (r.op_case()) {
+      case block::v1::BlockRequest::kRead: {
+        uint64_t want = uint64_t{r.read().length_blocks()} * info.block_size;
+        if (bytes.size() != want) {
+          return Fail(ErrorCode::kInvalidArgument,
+                      "shm length " + std::to_string(bytes.size()) + " is not the " +
+                          std::to_string(want) + " bytes of " +
+                          std::to_string(r.read().length_blocks()) + " blocks");
+        }
+        return BlockRequest{.op = BlockOp::kRead,
+                            .offset_blocks = r.read().offset_blocks(),
+                            .length_blocks = r.read().length_blocks(),
+                            .data = bytes};
+      }
+      case block::v1::BlockRequest::kWrite: {
+        if (!r.write().data().empty()) {
+          return Fail(ErrorCode::kInvalidArgument,
+                      "a write with shm carries its data there, not in WriteRequest.data");
+        }
+        TRELLIS_ASSIGN_OR_RETURN(uint64_t blocks, WriteBlocks(info, bytes.size()));
+        return BlockRequest{.op = BlockOp::kWrite,
+                            .offset_blocks = r.write().offset_blocks(),
+                            .length_blocks = blocks,
+                            .data = bytes,
+                            .fua = r.write().fua()};
+      }
+      default:
+        return Fail(ErrorCode::kInvalidArgument, "only reads and writes take a shm range");
+    }
   }
 
   // Any thread. Queues the response; the last completion after OnDone
@@ -377,6 +421,8 @@ class BlockStream final : public grpc::ServerBidiReactor<block::v1::BlockRequest
 
   std::shared_ptr<DriverInstance> instance_;
   const std::string node_path_;
+  const HostRegistry* const registry_;
+  const std::string token_;
   block::v1::BlockRequest in_;  // Touched only by the read chain.
   Mutex mu_;
   std::deque<BlockResponse> out_ TRELLIS_GUARDED_BY(mu_);  // Front is being written.
@@ -401,7 +447,8 @@ grpc::ServerBidiReactor<block::v1::BlockRequest, BlockResponse>* BlockService::S
     };
     return new Refuse(ToStatus(authorized.error()));
   }
-  return new BlockStream(std::move(authorized->second), std::move(authorized->first.node_path));
+  return new BlockStream(std::move(authorized->second), std::move(authorized->first.node_path),
+                         registry_, TokenOf(context));
 }
 
 }  // namespace trellis::host

@@ -74,6 +74,11 @@ Result<std::unique_ptr<DriverHost>> DriverHost::Start(DriverHostOptions options,
     // Any local client may connect; every call must carry a token the
     // manager granted after checking the caller against the manifest.
     chmod(host->options_.client_socket.c_str(), 0666);
+    std::string shm_path = SharedMemoryServer::PathFor(host->endpoint_);
+    TRELLIS_ASSIGN_OR_RETURN(host->shm_server_,
+                             SharedMemoryServer::Listen(shm_path, &host->registry_),
+                             "for host " + host->options_.host_id);
+    chmod(shm_path.c_str(), 0666);
   }
   return host;
 }
@@ -94,6 +99,7 @@ void DriverHost::RequestShutdown() {
 DriverHost::~DriverHost() {
   auto deadline = std::chrono::system_clock::now() + std::chrono::seconds(2);
   if (client_server_) client_server_->Shutdown(deadline);
+  shm_server_.reset();
   if (host_service_) {
     std::promise<void> stopped;
     host_service_->StopAll([&] { stopped.set_value(); });

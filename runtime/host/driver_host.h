@@ -17,6 +17,7 @@
 #include "runtime/host/device_service.h"
 #include "runtime/host/host_registry.h"
 #include "runtime/host/host_service.h"
+#include "runtime/host/shared_memory_server.h"
 #include "runtime/mutex.h"
 #include "runtime/runtime.h"
 
@@ -58,6 +59,8 @@ class DriverHost {
   std::unique_ptr<BlockService> block_service_;
   std::unique_ptr<grpc::Server> control_server_;
   std::unique_ptr<grpc::Server> client_server_;
+  // The side channel for shared memory (beside client_server_'s socket).
+  std::unique_ptr<SharedMemoryServer> shm_server_;
 
   Mutex mu_;
   CondVar cv_;

@@ -77,4 +77,50 @@ Result<std::pair<Grant, std::shared_ptr<DriverInstance>>> HostRegistry::Authoriz
   return std::make_pair(grant, instance->second);
 }
 
+Result<uint64_t> HostRegistry::AttachRegion(const std::string& token, uid_t uid,
+                                            std::shared_ptr<SharedRegion> region) {
+  MutexLock lock(mu_);
+  auto it = grants_.find(token);
+  if (token.empty() || it == grants_.end()) {
+    return Fail(ErrorCode::kUnauthenticated, "unknown or revoked token");
+  }
+  Grant& grant = it->second;
+  if (uid != 0 && uid != grant.caller.uid) {
+    return Fail(ErrorCode::kPermissionDenied,
+                "uid " + std::to_string(uid) + " may not share memory under a token issued to uid " +
+                    std::to_string(grant.caller.uid));
+  }
+  if (grant.regions.size() >= kMaxRegionsPerToken) {
+    return Fail(ErrorCode::kResourceExhausted,
+                "a token may have at most " + std::to_string(kMaxRegionsPerToken) +
+                    " shared regions attached");
+  }
+  uint64_t id = next_region_++;
+  grant.regions.emplace(id, std::move(region));
+  return id;
+}
+
+void HostRegistry::DetachRegion(const std::string& token, uint64_t id) {
+  std::shared_ptr<SharedRegion> dropped;  // Unmapped outside the lock.
+  MutexLock lock(mu_);
+  auto it = grants_.find(token);
+  if (it == grants_.end()) return;
+  auto region = it->second.regions.find(id);
+  if (region == it->second.regions.end()) return;
+  dropped = std::move(region->second);
+  it->second.regions.erase(region);
+}
+
+Result<std::shared_ptr<SharedRegion>> HostRegistry::FindRegion(const std::string& token,
+                                                               uint64_t id) const {
+  MutexLock lock(mu_);
+  auto it = grants_.find(token);
+  if (it != grants_.end()) {
+    auto region = it->second.regions.find(id);
+    if (region != it->second.regions.end()) return region->second;
+  }
+  return Fail(ErrorCode::kNotFound,
+              "no shared region " + std::to_string(id) + " is attached under this token");
+}
+
 }  // namespace trellis::host

@@ -11,6 +11,7 @@
 #include "runtime/driver/device_protocol.h"
 #include "runtime/error.h"
 #include "runtime/host/driver_instance.h"
+#include "runtime/host/shared_region.h"
 #include "runtime/mutex.h"
 #include "runtime/task.h"
 
@@ -24,6 +25,9 @@ struct Grant {
   std::string protocol;
   Caller caller;
   std::optional<std::chrono::system_clock::time_point> expires;
+  // Memory the client shared under this token (SharedMemoryServer), by id;
+  // dropped with the grant.
+  std::map<uint64_t, std::shared_ptr<SharedRegion>> regions;
 };
 
 class HostRegistry {
@@ -36,6 +40,8 @@ class HostRegistry {
   std::vector<std::shared_ptr<DriverInstance>> All() const TRELLIS_EXCLUDES(mu_);
   size_t size() const TRELLIS_EXCLUDES(mu_);
 
+  static constexpr size_t kMaxRegionsPerToken = 16;
+
   void AddGrant(std::string token, Grant grant) TRELLIS_EXCLUDES(mu_);
   void RevokeGrant(const std::string& token) TRELLIS_EXCLUDES(mu_);
   // Resolves a client's token for `protocol` to the grant and the instance.
@@ -45,10 +51,23 @@ class HostRegistry {
   Result<std::pair<Grant, std::shared_ptr<DriverInstance>>> Authorize(
       const std::string& token, std::string_view protocol) const TRELLIS_EXCLUDES(mu_);
 
+  // Attaches a shared region to a live grant; returns its id (never 0).
+  // Errors: kUnauthenticated as Authorize; kPermissionDenied if `uid` is
+  // not the grant's client (nor root); kResourceExhausted past
+  // kMaxRegionsPerToken.
+  Result<uint64_t> AttachRegion(const std::string& token, uid_t uid,
+                                std::shared_ptr<SharedRegion> region) TRELLIS_EXCLUDES(mu_);
+  // Detaches it; requests already using it keep the mapping until they end.
+  void DetachRegion(const std::string& token, uint64_t id) TRELLIS_EXCLUDES(mu_);
+  // Errors: kNotFound for an id not attached under `token`.
+  Result<std::shared_ptr<SharedRegion>> FindRegion(const std::string& token, uint64_t id) const
+      TRELLIS_EXCLUDES(mu_);
+
  private:
   mutable Mutex mu_;
   std::map<std::string, std::shared_ptr<DriverInstance>> instances_ TRELLIS_GUARDED_BY(mu_);
   std::map<std::string, Grant> grants_ TRELLIS_GUARDED_BY(mu_);
+  uint64_t next_region_ TRELLIS_GUARDED_BY(mu_) = 1;
 };
 
 }  // namespace trellis::host

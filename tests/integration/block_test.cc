@@ -2,14 +2,19 @@
 // a real file: unary calls, the pipelined Stream, errors, and suspend with
 // I/O in flight.
 #include <fcntl.h>
+#include <sys/mman.h>
 #include <unistd.h>
 
+#include <gmock/gmock.h>
+
+#include <cstring>
 #include <fstream>
 #include <future>
 #include <thread>
 #include <random>
 
 #include "tests/integration/testing/manager_fixture.h"
+#include "tools/client/shared_memory.h"
 #include "trellis/block/v1/block.grpc.pb.h"
 #include "trellis/power/v1/power.grpc.pb.h"
 
@@ -46,6 +51,7 @@ class BlockTest : public ManagerFixture {
     grpc::Status status = stub_->Bind(&context, request, &response);
     ASSERT_TRUE(status.ok()) << status.error_message();
     token_ = response.token();
+    endpoint_ = response.endpoint();
     block_ = block::v1::Block::NewStub(
         grpc::CreateChannel(response.endpoint(), grpc::InsecureChannelCredentials()));
   }
@@ -75,8 +81,23 @@ class BlockTest : public ManagerFixture {
     return status;
   }
 
+  // Sends `requests` on one Stream and returns the responses by request id.
+  std::map<uint64_t, BlockResponse> StreamAll(const std::vector<BlockRequest>& requests) {
+    auto context = WithToken(token_, std::chrono::seconds(30));
+    auto stream = block_->Stream(context.get());
+    for (const auto& request : requests) EXPECT_TRUE(stream->Write(request));
+    stream->WritesDone();
+    std::map<uint64_t, BlockResponse> responses;
+    BlockResponse response;
+    while (stream->Read(&response)) responses[response.request_id()] = response;
+    grpc::Status status = stream->Finish();
+    EXPECT_TRUE(status.ok()) << status.error_message();
+    return responses;
+  }
+
   fs::path image_;
   std::string token_;
+  std::string endpoint_;
   std::unique_ptr<block::v1::Block::Stub> block_;
 };
 
@@ -255,6 +276,139 @@ TEST_F(BlockTest, SuspendWithIoInFlightLosesAndDuplicatesNothing) {
   EXPECT_EQ(check.failures, 0);
   EXPECT_EQ(check.mismatches, 0);
   EXPECT_EQ(cycles.load(), 2) << "both suspends reached Suspended and resumed";
+}
+
+BlockRequest SharedRead(uint64_t id, uint64_t region, uint64_t block, uint32_t blocks,
+                        uint64_t offset, uint64_t length) {
+  BlockRequest request;
+  request.set_request_id(id);
+  request.mutable_read()->set_offset_blocks(block);
+  request.mutable_read()->set_length_blocks(blocks);
+  request.mutable_shm()->set_region_id(region);
+  request.mutable_shm()->set_offset(offset);
+  request.mutable_shm()->set_length(length);
+  return request;
+}
+
+BlockRequest SharedWrite(uint64_t id, uint64_t region, uint64_t block, uint64_t offset,
+                         uint64_t length) {
+  BlockRequest request;
+  request.set_request_id(id);
+  request.mutable_write()->set_offset_blocks(block);
+  request.mutable_shm()->set_region_id(region);
+  request.mutable_shm()->set_offset(offset);
+  request.mutable_shm()->set_length(length);
+  return request;
+}
+
+TEST_F(BlockTest, SharedMemoryCarriesPayloadsBothWays) {
+  StartDisk(4096 * 4096, R"({"key": "block.block_size", "int_value": 4096})");
+  constexpr uint64_t kBlocks = 64;
+  auto shm = client::SharedMemory::Create(2 * kBlocks * 4096);
+  ASSERT_TRUE(shm) << shm.error().ToString();
+  auto region = shm->Attach(endpoint_, token_);
+  ASSERT_TRUE(region) << region.error().ToString();
+  // The first half holds what is written; reads land in the second half.
+  auto bytes = shm->bytes();
+  for (size_t i = 0; i < kBlocks * 4096; ++i) bytes[i] = std::byte(i * 131 + 7);
+  std::vector<BlockRequest> writes;
+  for (uint64_t b = 0; b < kBlocks; ++b) {
+    writes.push_back(SharedWrite(b, *region, 1000 + b * 3, b * 4096, 4096));
+  }
+  for (const auto& [id, response] : StreamAll(writes)) {
+    EXPECT_EQ(response.code(), 0) << "write " << id << ": " << response.message();
+    EXPECT_TRUE(response.data().empty());
+  }
+  std::vector<BlockRequest> reads;
+  for (uint64_t b = 0; b < kBlocks; ++b) {
+    reads.push_back(SharedRead(b, *region, 1000 + b * 3, 1, (kBlocks + b) * 4096, 4096));
+  }
+  auto responses = StreamAll(reads);
+  ASSERT_EQ(responses.size(), kBlocks);
+  for (const auto& [id, response] : responses) {
+    EXPECT_EQ(response.code(), 0) << "read " << id << ": " << response.message();
+    EXPECT_TRUE(response.data().empty()) << "the payload went through the region, not protobuf";
+  }
+  EXPECT_EQ(0, std::memcmp(bytes.data(), bytes.data() + kBlocks * 4096, kBlocks * 4096));
+  // And the file has the bytes where the blocks say.
+  std::ifstream file(image_, std::ios::binary);
+  file.seekg(1003 * 4096);
+  std::string on_disk(4096, '\0');
+  file.read(on_disk.data(), 4096);
+  EXPECT_EQ(0, std::memcmp(on_disk.data(), bytes.data() + 4096, 4096));
+}
+
+TEST_F(BlockTest, SharedRangesOutsideTheRegionOrOfTheWrongSizeAreRefused) {
+  StartDisk(1024 * 4096, R"({"key": "block.block_size", "int_value": 4096})");
+  auto shm = client::SharedMemory::Create(16 * 4096);
+  ASSERT_TRUE(shm);
+  auto region = shm->Attach(endpoint_, token_);
+  ASSERT_TRUE(region) << region.error().ToString();
+  auto responses = StreamAll({
+      SharedRead(1, *region, 0, 1, 15 * 4096 + 1, 4096),            // Past the end.
+      SharedRead(2, *region, 0, 1, ~uint64_t{0} - 10, 4096),        // Offset overflow.
+      SharedRead(3, *region, 0, 2, 0, 4096),                        // Length != blocks.
+      SharedWrite(4, *region, 0, 0, 100),                           // Not whole blocks.
+      SharedRead(5, *region + 1000, 0, 1, 0, 4096),                 // No such region.
+      SharedRead(6, *region, 1024, 1, 0, 4096),                     // Past the disk.
+      SharedRead(7, *region, 0, 1, 0, 4096),                        // Fine.
+  });
+  auto code = [&](uint64_t id) { return static_cast<grpc::StatusCode>(responses[id].code()); };
+  EXPECT_EQ(code(1), grpc::StatusCode::OUT_OF_RANGE) << responses[1].message();
+  EXPECT_EQ(code(2), grpc::StatusCode::OUT_OF_RANGE) << responses[2].message();
+  EXPECT_EQ(code(3), grpc::StatusCode::INVALID_ARGUMENT) << responses[3].message();
+  EXPECT_EQ(code(4), grpc::StatusCode::INVALID_ARGUMENT) << responses[4].message();
+  EXPECT_EQ(code(5), grpc::StatusCode::NOT_FOUND) << responses[5].message();
+  EXPECT_EQ(code(6), grpc::StatusCode::OUT_OF_RANGE) << responses[6].message();
+  EXPECT_EQ(code(7), grpc::StatusCode::OK) << responses[7].message();
+  EXPECT_THAT(responses[1].message(), ::testing::HasSubstr("outside the 65536-byte shared region"));
+}
+
+TEST_F(BlockTest, SideSocketRefusesBadTokensUnsealedMemfdsAndExtraFds) {
+  StartDisk(64 * 4096);
+  auto side = client::ConnectSideSocket(endpoint_);
+  ASSERT_TRUE(side) << side.error().ToString();
+  auto shm = client::SharedMemory::Create(4096);
+  ASSERT_TRUE(shm);
+  int fd = shm->fd();
+  auto bad_token = client::SendRegion(*side, "bogus", &fd, 1);
+  ASSERT_FALSE(bad_token);
+  EXPECT_EQ(bad_token.error().code(), ErrorCode::kUnauthenticated);
+  // A memfd that could shrink under the host's mapping.
+  int unsealed = ::memfd_create("unsealed", MFD_CLOEXEC);
+  ASSERT_GE(unsealed, 0);
+  ASSERT_EQ(::ftruncate(unsealed, 4096), 0);
+  auto refused = client::SendRegion(*side, token_, &unsealed, 1);
+  ASSERT_FALSE(refused);
+  EXPECT_EQ(refused.error().code(), ErrorCode::kInvalidArgument);
+  EXPECT_THAT(refused.error().message(), ::testing::HasSubstr("F_SEAL_SHRINK"));
+  int two[2] = {fd, unsealed};
+  auto extra = client::SendRegion(*side, token_, two, 2);
+  ASSERT_FALSE(extra);
+  EXPECT_THAT(extra.error().message(), ::testing::HasSubstr("exactly one memfd"));
+  auto none = client::SendRegion(*side, token_, nullptr, 0);
+  ASSERT_FALSE(none);
+  // The connection still works for a good request.
+  auto ok = client::SendRegion(*side, token_, &fd, 1);
+  EXPECT_TRUE(ok) << ok.error().ToString();
+  ::close(unsealed);
+  ::close(*side);
+}
+
+TEST_F(BlockTest, ClosingTheSideConnectionReleasesItsRegions) {
+  StartDisk(64 * 4096);
+  uint64_t id;
+  {
+    auto shm = client::SharedMemory::Create(4096);
+    ASSERT_TRUE(shm);
+    auto region = shm->Attach(endpoint_, token_);
+    ASSERT_TRUE(region);
+    id = *region;
+    EXPECT_EQ(StreamAll({SharedRead(1, id, 0, 8, 0, 4096)})[1].code(), 0);
+  }  // Closes the side connection; the host detaches the region.
+  EXPECT_TRUE(WaitUntil([&] {
+    return StreamAll({SharedRead(1, id, 0, 8, 0, 4096)})[1].code() == grpc::StatusCode::NOT_FOUND;
+  }));
 }
 
 }  // namespace

@@ -1,0 +1,183 @@
+#include "runtime/host/shared_memory_server.h"
+
+#include <poll.h>
+#include <sys/eventfd.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include <cstring>
+#include <vector>
+
+#include "runtime/rpc/status.h"
+
+namespace trellis::host {
+
+namespace {
+
+constexpr size_t kMaxTokenBytes = 256;
+
+// Sends the one-line answer; a client that is gone is not an error here.
+void Answer(int fd, const std::string& line) {
+  (void)::send(fd, line.data(), line.size(), MSG_NOSIGNAL | MSG_DONTWAIT);
+}
+
+std::string ErrorLine(const Error& error) {
+  std::string message = error.message();
+  for (char& c : message) {
+    if (c == '\n') c = ' ';
+  }
+  return "error " + std::to_string(static_cast<int>(rpc::ToStatus(error).error_code())) + " " +
+         message + "\n";
+}
+
+}  // namespace
+
+std::string SharedMemoryServer::PathFor(const std::string& endpoint) {
+  constexpr std::string_view kUnix = "unix:";
+  if (endpoint.rfind(kUnix, 0) != 0) return "";
+  return endpoint.substr(kUnix.size()) + ".shm";
+}
+
+Result<std::unique_ptr<SharedMemoryServer>> SharedMemoryServer::Listen(std::string path,
+                                                                       HostRegistry* registry) {
+  sockaddr_un addr{};
+  addr.sun_family = AF_UNIX;
+  if (path.size() >= sizeof(addr.sun_path)) {
+    return Fail(ErrorCode::kInvalidArgument, "shared-memory socket path too long: " + path);
+  }
+  std::memcpy(addr.sun_path, path.c_str(), path.size() + 1);
+  int fd = ::socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+  if (fd < 0) return FailErrno(errno, "socket for " + path);
+  ::unlink(path.c_str());
+  if (::bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) != 0 || ::listen(fd, 64) != 0) {
+    int err = errno;
+    ::close(fd);
+    return FailErrno(err, "listening on " + path);
+  }
+  int stop = ::eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+  if (stop < 0) {
+    int err = errno;
+    ::close(fd);
+    return FailErrno(err, "eventfd");
+  }
+  std::unique_ptr<SharedMemoryServer> server(new SharedMemoryServer(path, fd, stop, registry));
+  server->thread_ = std::thread([raw = server.get()] { raw->Run(); });
+  return server;
+}
+
+SharedMemoryServer::~SharedMemoryServer() {
+  uint64_t one = 1;
+  (void)!::write(stop_fd_, &one, sizeof(one));
+  thread_.join();
+  for (auto& [fd, connection] : connections_) Close(fd, connection);
+  ::close(listen_fd_);
+  ::close(stop_fd_);
+  ::unlink(path_.c_str());
+}
+
+void SharedMemoryServer::Run() {
+  std::vector<pollfd> fds;
+  for (;;) {
+    fds.clear();
+    fds.push_back({stop_fd_, POLLIN, 0});
+    fds.push_back({listen_fd_, POLLIN, 0});
+    for (const auto& [fd, connection] : connections_) fds.push_back({fd, POLLIN, 0});
+    if (::poll(fds.data(), fds.size(), -1) < 0) {
+      if (errno == EINTR) continue;
+      return;
+    }
+    if (fds[0].revents != 0) return;
+    if (fds[1].revents != 0) Accept();
+    for (size_t i = 2; i < fds.size(); ++i) {
+      if (fds[i].revents == 0) continue;
+      auto it = connections_.find(fds[i].fd);
+      if (it == connections_.end()) continue;
+      if (!Serve(it->first, it->second)) {
+        Close(it->first, it->second);
+        connections_.erase(it);
+      }
+    }
+  }
+}
+
+void SharedMemoryServer::Accept() {
+  for (;;) {
+    int fd = ::accept4(listen_fd_, nullptr, nullptr, SOCK_CLOEXEC | SOCK_NONBLOCK);
+    if (fd < 0) return;  // EAGAIN: accepted all; anything else: try on the next wake.
+    ucred cred{};
+    socklen_t len = sizeof(cred);
+    if (::getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &len) != 0) {
+      ::close(fd);
+      continue;
+    }
+    if (connections_.size() >= kMaxConnections) {
+      Answer(fd, ErrorLine(Error(ErrorCode::kResourceExhausted,
+                                 "too many shared-memory connections to this host")));
+      ::close(fd);
+      continue;
+    }
+    connections_[fd].uid = cred.uid;
+  }
+}
+
+bool SharedMemoryServer::Serve(int fd, Connection& connection) {
+  char token[kMaxTokenBytes + 1];
+  iovec iov{token, sizeof(token)};
+  alignas(cmsghdr) char control[CMSG_SPACE(sizeof(int) * 4)];
+  msghdr msg{};
+  msg.msg_iov = &iov;
+  msg.msg_iovlen = 1;
+  msg.msg_control = control;
+  msg.msg_controllen = sizeof(control);
+  ssize_t n = ::recvmsg(fd, &msg, MSG_CMSG_CLOEXEC | MSG_DONTWAIT);
+  if (n < 0) return errno == EAGAIN || errno == EINTR;
+  if (n == 0) return false;  // Closed: its regions go.
+  // Every fd that arrived is ours to close, whatever else is wrong.
+  std::vector<int> received;
+  for (cmsghdr* c = CMSG_FIRSTHDR(&msg); c != nullptr; c = CMSG_NXTHDR(&msg, c)) {
+    if (c->cmsg_level != SOL_SOCKET || c->cmsg_type != SCM_RIGHTS) continue;
+    size_t count = (c->cmsg_len - CMSG_LEN(0)) / sizeof(int);
+    for (size_t i = 0; i < count; ++i) {
+      int received_fd;
+      std::memcpy(&received_fd, CMSG_DATA(c) + i * sizeof(int), sizeof(int));
+      received.push_back(received_fd);
+    }
+  }
+  auto refuse = [&](ErrorCode code, const std::string& why) {
+    for (int r : received) ::close(r);
+    Answer(fd, ErrorLine(Error(code, why)));
+    return true;
+  };
+  if ((msg.msg_flags & (MSG_TRUNC | MSG_CTRUNC)) != 0) {
+    return refuse(ErrorCode::kInvalidArgument,
+                  "message too large: send a token of at most 256 bytes and one fd");
+  }
+  if (n == 0 || received.size() != 1) {
+    return refuse(ErrorCode::kInvalidArgument,
+                  "send the token with exactly one memfd (SCM_RIGHTS); got " +
+                      std::to_string(received.size()) + " fds");
+  }
+  std::string key(token, static_cast<size_t>(n));
+  auto region = SharedRegion::Map(received[0]);  // Takes the fd.
+  if (!region) {
+    Answer(fd, ErrorLine(region.error()));
+    return true;
+  }
+  auto id = registry_->AttachRegion(key, connection.uid, std::move(*region));
+  if (!id) {
+    Answer(fd, ErrorLine(id.error()));
+    return true;
+  }
+  connection.regions.emplace(key, *id);
+  Answer(fd, "ok " + std::to_string(*id) + "\n");
+  return true;
+}
+
+void SharedMemoryServer::Close(int fd, Connection& connection) {
+  for (const auto& [token, id] : connection.regions) registry_->DetachRegion(token, id);
+  connection.regions.clear();
+  ::close(fd);
+}
+
+}  // namespace trellis::host
