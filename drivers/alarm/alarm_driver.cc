@@ -15,8 +15,6 @@ namespace trellis::drivers {
 
 namespace {
 
-constexpr uint64_t kMaxDelayMs = uint64_t{10} * 366 * 24 * 60 * 60 * 1000;  // ~10 years.
-
 AlarmQueue::Deadline BootTimeNow() {
   timespec ts{};
   clock_gettime(CLOCK_BOOTTIME, &ts);
@@ -39,6 +37,10 @@ void AlarmDriver::Start(StartCompleter completer) {
     completer(Fail(served.error()));
     return;
   }
+  if (auto served = context().Serve<AlarmProtocol>(*this); !served) {
+    completer(Fail(served.error()));
+    return;
+  }
   completer(Ok());
 }
 
@@ -49,40 +51,31 @@ void AlarmDriver::Stop(StopCompleter completer) {
   if (timer_fd_ >= 0) close(timer_fd_);
   timer_fd_ = -1;
   upcalls_.clear();
+  watchers_.clear();
   completer();
 }
 
-Result<int64_t> AlarmDriver::Command(const Caller&, uint32_t minor, uint64_t arg1,
+Result<int64_t> AlarmDriver::Command(const Caller& caller, uint32_t minor, uint64_t arg1,
                                      uint64_t arg2) {
   switch (minor) {
     case 0:
       return 0;
     case 1: {
-      if (arg1 > kMaxDelayMs) {
-        return Fail(ErrorCode::kInvalidArgument,
-                    "alarm delay " + std::to_string(arg1) + " ms is longer than " +
-                        std::to_string(kMaxDelayMs) + " ms");
-      }
       if (arg2 > 1) {
         return Fail(ErrorCode::kInvalidArgument,
                     "wake flag must be 0 or 1, got " + std::to_string(arg2));
       }
-      AlarmQueue::Deadline deadline = BootTimeNow() + std::chrono::milliseconds(arg1);
-      uint64_t id = queue_.Add(deadline, arg2 == 1);
-      if (auto armed = Rearm(); !armed) {
-        queue_.Cancel(id);
-        (void)Rearm();
-        return Fail(std::move(armed).error().WithContext("while arming alarm"));
+      if (arg1 > static_cast<uint64_t>(kMaxDelay.count())) {
+        return Fail(ErrorCode::kInvalidArgument,
+                    "alarm delay " + std::to_string(arg1) + " ms is longer than " +
+                        std::to_string(kMaxDelay.count()) + " ms");
       }
+      TRELLIS_ASSIGN_OR_RETURN(uint64_t id,
+                               SetAlarm(caller, std::chrono::milliseconds(arg1), arg2 == 1));
       return static_cast<int64_t>(id);
     }
     case 2:
-      if (!queue_.Cancel(arg1)) {
-        return Fail(ErrorCode::kNotFound, "no armed alarm " + std::to_string(arg1));
-      }
-      if (auto armed = Rearm(); !armed) {
-        context().LogError("alarm: re-arming after cancel: " + armed.error().ToString());
-      }
+      TRELLIS_TRY(CancelAlarm(caller, arg1));
       return 0;
     case 3:
       return static_cast<int64_t>(fired_);
@@ -97,6 +90,36 @@ Result<void> AlarmDriver::Subscribe(const Caller& caller, uint32_t minor, Upcall
                 "alarm delivers upcalls on minor 1 only, not " + std::to_string(minor));
   }
   upcalls_[caller.client_id] = std::move(upcall);
+  return Ok();
+}
+
+Result<uint64_t> AlarmDriver::SetAlarm(const Caller&, std::chrono::nanoseconds after, bool wake) {
+  if (after < std::chrono::nanoseconds(0) || after > kMaxDelay) {
+    return Fail(ErrorCode::kInvalidArgument,
+                "alarm delay " + std::to_string(after.count()) + " ns is not in 0.." +
+                    std::to_string(kMaxDelay.count()) + " ms");
+  }
+  uint64_t id = queue_.Add(BootTimeNow() + after, wake);
+  if (auto armed = Rearm(); !armed) {
+    queue_.Cancel(id);
+    (void)Rearm();
+    return Fail(std::move(armed).error().WithContext("while arming alarm"));
+  }
+  return id;
+}
+
+Result<void> AlarmDriver::CancelAlarm(const Caller&, uint64_t id) {
+  if (!queue_.Cancel(id)) {
+    return Fail(ErrorCode::kNotFound, "no armed alarm " + std::to_string(id));
+  }
+  if (auto armed = Rearm(); !armed) {
+    context().LogError("alarm: re-arming after cancel: " + armed.error().ToString());
+  }
+  return Ok();
+}
+
+Result<void> AlarmDriver::WatchAlarms(const Caller& caller, Upcall fired) {
+  watchers_[caller.client_id] = std::move(fired);
   return Ok();
 }
 
@@ -173,15 +196,14 @@ void AlarmDriver::OnTimer() {
   uint64_t expirations = 0;
   // Clears the fd's readiness; EAGAIN when woken by a stale watch.
   (void)!read(timer_fd_, &expirations, sizeof(expirations));
+  // Ended subscriptions and watches are dropped as they are found.
+  auto notify = [](std::map<uint64_t, Upcall>& sinks, uint64_t arg0, uint64_t arg1) {
+    std::erase_if(sinks, [&](auto& entry) { return !entry.second.Schedule(arg0, arg1); });
+  };
   for (const AlarmQueue::Alarm& alarm : queue_.PopDue(BootTimeNow())) {
     ++fired_;
-    for (auto it = upcalls_.begin(); it != upcalls_.end();) {
-      if (it->second.Schedule(alarm.id, fired_)) {
-        ++it;
-      } else {
-        it = upcalls_.erase(it);  // The subscription has ended.
-      }
-    }
+    notify(upcalls_, alarm.id, fired_);
+    notify(watchers_, alarm.id, fired_);
   }
   if (auto armed = Rearm(); !armed) {
     context().LogError("alarm: re-arming after firing: " + armed.error().ToString());

@@ -21,6 +21,10 @@
 //   3  returns the number of alarms that have fired
 // Subscribe: minor 1, upcall (alarm_id, fired_count) for every alarm that
 // fires, whoever armed it. Alarms are not tied to the client that armed them.
+//
+// Alarm protocol (trellis.alarm.v1.Alarm): Set, Cancel and Watch, the same
+// alarms typed — minors 1 and 2 and the subscription above are shorthands
+// for them.
 #pragma once
 
 #include <cstdint>
@@ -28,6 +32,7 @@
 #include <memory>
 
 #include "drivers/alarm/alarm_queue.h"
+#include "runtime/driver/alarm_protocol.h"
 #include "runtime/driver/device_protocol.h"
 #include "runtime/driver/driver.h"
 #include "runtime/driver/wake_vector.h"
@@ -35,7 +40,7 @@
 
 namespace trellis::drivers {
 
-class AlarmDriver final : public Driver, public DeviceProtocol {
+class AlarmDriver final : public Driver, public DeviceProtocol, public AlarmProtocol {
  public:
   explicit AlarmDriver(DriverContext context) : Driver(context) {}
   ~AlarmDriver() override;
@@ -46,6 +51,11 @@ class AlarmDriver final : public Driver, public DeviceProtocol {
   Result<int64_t> Command(const Caller& caller, uint32_t minor, uint64_t arg1,
                           uint64_t arg2) override;
   Result<void> Subscribe(const Caller& caller, uint32_t minor, Upcall upcall) override;
+
+  Result<uint64_t> SetAlarm(const Caller& caller, std::chrono::nanoseconds after,
+                            bool wake) override;
+  Result<void> CancelAlarm(const Caller& caller, uint64_t id) override;
+  Result<void> WatchAlarms(const Caller& caller, Upcall fired) override;
 
  private:
   // Programs the timerfd for the earliest alarm and watches it: through a
@@ -66,8 +76,9 @@ class AlarmDriver final : public Driver, public DeviceProtocol {
   WakeVector wake_watch_;
   Operation plain_watch_;
   bool warned_no_wake_vector_ = false;
-  // Subscribers of minor 1, by client id.
+  // Subscribers of minor 1, and Alarm watchers, by client id.
   std::map<uint64_t, Upcall> upcalls_;
+  std::map<uint64_t, Upcall> watchers_;
   // False after Stop: a watch handler already queued must not run on.
   std::shared_ptr<bool> alive_ = std::make_shared<bool>(true);
 };

@@ -51,6 +51,7 @@ Result<std::unique_ptr<DriverHost>> DriverHost::Start(DriverHostOptions options,
                                                       [raw] { raw->RequestShutdown(); });
   host->device_service_ = std::make_unique<DeviceService>(&host->registry_);
   host->block_service_ = std::make_unique<BlockService>(&host->registry_);
+  host->alarm_service_ = std::make_unique<AlarmService>(&host->registry_);
 
   grpc::ServerBuilder control;
   control.RegisterService(host->host_service_.get());
@@ -66,6 +67,7 @@ Result<std::unique_ptr<DriverHost>> DriverHost::Start(DriverHostOptions options,
     clients.AddListeningPort(host->endpoint_, grpc::InsecureServerCredentials());
     clients.RegisterService(host->device_service_.get());
     clients.RegisterService(host->block_service_.get());
+    clients.RegisterService(host->alarm_service_.get());
     host->client_server_ = clients.BuildAndStart();
     if (host->client_server_ == nullptr) {
       return Fail(ErrorCode::kUnavailable,
@@ -113,6 +115,7 @@ DriverHost::~DriverHost() {
   host_service_.reset();
   device_service_.reset();
   block_service_.reset();
+  alarm_service_.reset();
   runtime_.reset();
 }
 

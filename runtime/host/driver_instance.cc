@@ -8,6 +8,7 @@
 #include "runtime/host/wake_lease_client.h"
 #include "runtime/internal/dispatcher_core.h"
 
+#include "runtime/driver/alarm_protocol.h"
 #include "runtime/driver/block_protocol.h"
 #include "runtime/driver/device_protocol.h"
 #include "runtime/rpc/async_call.h"
@@ -23,7 +24,8 @@ constexpr auto kNodeCallTimeout = 10s;
 
 // Protocols a host knows how to serve to clients.
 bool IsKnownProtocol(std::string_view name) {
-  return name == DeviceProtocol::kName || name == BlockProtocol::kName;
+  return name == DeviceProtocol::kName || name == BlockProtocol::kName ||
+         name == AlarmProtocol::kName;
 }
 
 const char* LevelName(LogLevel level) {

@@ -68,7 +68,7 @@ class Rig {
         << R"({"name": "alarm", "binary": "libalarm_driver.so",
               "bind": {"accept": [{"key": "trellis.compatible", "values": [{"string_value": "trellis,alarm"}]}]},
               "colocation_group": "alarm", "power": {"managed_dispatchers": false, "wake_capable": true},
-              "exposes": ["trellis.device.v1.Device"], "access": {"uids": [0]}})";
+              "exposes": ["trellis.device.v1.Device", "trellis.alarm.v1.Alarm"], "access": {"uids": [0]}})";
     std::ofstream board(dir_ / "board.json");
     board << R"({"name": "bench", "driver_dirs": ["drivers"], "nodes": [{"name": "alarm", "properties": [{"key": "trellis.compatible", "string_value": "trellis,alarm"}]}, {"name": "sys", "children": [)";
     for (int i = 0; i < drivers; ++i) {

@@ -20,7 +20,8 @@ std::string ProbeManifest(const std::string& name, const std::string& compatible
          R"( "power": {"managed_dispatchers": true, "suspend_timeout_ms": )" + t +
          R"(, "resume_timeout_ms": )" + t +
          (wake_capable ? R"(, "wake_capable": true)" : "") + "}," +
-         R"( "exposes": ["trellis.device.v1.Device"], "access": {"uids": [0]}})";
+         R"( "exposes": ["trellis.device.v1.Device", "trellis.alarm.v1.Alarm"],)"
+         R"( "access": {"uids": [0]}})";
 }
 
 std::string StringProperty(const std::string& key, const std::string& value) {
@@ -41,7 +42,8 @@ std::string AlarmManifest() {
          R"( "bind": {"accept": [{"key": "trellis.compatible", "values": [{"string_value": "trellis,alarm"}]}]},)"
          R"( "colocation_group": "alarm", "host_restart_on_crash": true,)"
          R"( "power": {"managed_dispatchers": false, "wake_capable": true},)"
-         R"( "exposes": ["trellis.device.v1.Device"], "access": {"uids": [0]}})";
+         R"( "exposes": ["trellis.device.v1.Device", "trellis.alarm.v1.Alarm"],)"
+         R"( "access": {"uids": [0]}})";
 }
 
 std::string AlarmNode() {
