@@ -10,6 +10,7 @@ TRELLIS_PACKAGES=(
   libgtest-dev libgmock-dev libbenchmark-dev
   libcli11-dev nlohmann-json3-dev zlib1g-dev
   gdisk  # sgdisk: GPT test images, and the default board's disk
+  fio    # block_bench: the io_uring baseline
 )
 
 trellis_log() { printf '\033[1m==> %s\033[0m\n' "$*" >&2; }

@@ -17,8 +17,6 @@ using device::v1::Upcall;
 // How long destroying a subscription waits for gRPC to finish the call.
 constexpr auto kCancelWait = std::chrono::seconds(5);
 
-constexpr char kTokenKey[] = "trellis-token";
-
 }  // namespace
 
 // Shared by the subscription and its Reader: whichever goes last frees it,
@@ -149,7 +147,7 @@ Result<DeviceClient> DeviceClient::Connect(const manager::v1::BindResponse& bind
 Result<int64_t> DeviceClient::Command(uint32_t minor, uint64_t arg1, uint64_t arg2) {
   grpc::ClientContext context;
   internal::SetTimeout(context, options_.timeout);
-  context.AddMetadata(kTokenKey, token_);
+  internal::AddToken(context, token_);
   device::v1::CommandRequest request;
   request.set_minor_num(minor);
   request.set_arg1(arg1);
@@ -164,7 +162,7 @@ Result<device::v1::AllowResponse> DeviceClient::Allow(uint32_t minor, bool read_
                                                       std::string buffer) {
   grpc::ClientContext context;
   internal::SetTimeout(context, options_.timeout);
-  context.AddMetadata(kTokenKey, token_);
+  internal::AddToken(context, token_);
   device::v1::AllowRequest request;
   request.set_minor_num(minor);
   request.set_read_only(read_only);
@@ -178,7 +176,7 @@ Result<device::v1::AllowResponse> DeviceClient::Allow(uint32_t minor, bool read_
 UpcallSubscription DeviceClient::Subscribe(uint32_t minor) {
   auto state = std::make_shared<UpcallSubscription::State>();
   state->stub = stub_;
-  state->context.AddMetadata(kTokenKey, token_);
+  internal::AddToken(state->context, token_);
   state->request.set_minor_num(minor);
   UpcallSubscription::Reader::Start(state);
   return UpcallSubscription(std::move(state));

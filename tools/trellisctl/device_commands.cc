@@ -5,16 +5,16 @@
 
 #include <chrono>
 #include <cstdint>
-#include <fstream>
 #include <memory>
 #include <optional>
-#include <sstream>
 #include <string>
 #include <vector>
 
 #include "tools/client/device_client.h"
 #include "tools/client/duration.h"
+#include "tools/trellisctl/bound_session.h"
 #include "tools/trellisctl/bytes_format.h"
+#include "tools/trellisctl/file_contents.h"
 #include "tools/trellisctl/json_format.h"
 
 namespace trellis::tools {
@@ -23,35 +23,7 @@ namespace {
 
 using client::DeviceClient;
 
-// A Device binding for one invocation; unbinds (best effort) when dropped.
-class DeviceSession {
- public:
-  static Result<std::unique_ptr<DeviceSession>> Open(const GlobalOptions& globals,
-                                                     const std::string& node_path) {
-    TRELLIS_ASSIGN_OR_RETURN(auto manager, ConnectManager(globals));
-    TRELLIS_ASSIGN_OR_RETURN(auto binding,
-                             manager.Bind(node_path, std::string(DeviceClient::kProtocol)));
-    auto device = DeviceClient::Connect(binding);
-    if (!device) {
-      (void)manager.Unbind(binding.token());
-      return Fail(std::move(device).error());
-    }
-    return std::unique_ptr<DeviceSession>(
-        new DeviceSession(std::move(manager), binding.token(), std::move(*device)));
-  }
-
-  ~DeviceSession() { (void)manager_.Unbind(token_); }
-
-  DeviceClient& device() { return device_; }
-
- private:
-  DeviceSession(client::ManagerClient manager, std::string token, DeviceClient device)
-      : manager_(std::move(manager)), token_(std::move(token)), device_(std::move(device)) {}
-
-  client::ManagerClient manager_;
-  std::string token_;
-  DeviceClient device_;
-};
+using DeviceSession = BoundSession<DeviceClient>;
 
 // A follow-up Command given as --then MINOR [ARG1 [ARG2]].
 struct FollowUp {
@@ -86,7 +58,7 @@ int RunCommand(const GlobalOptions& globals, const CommandOptions& options) {
   std::string what = "device command " + options.node + " " + std::to_string(options.minor);
   auto session = DeviceSession::Open(globals, options.node);
   if (!session) return ReportError(what, session.error());
-  auto value = (*session)->device().Command(options.minor, options.arg1, options.arg2);
+  auto value = (*session)->client().Command(options.minor, options.arg1, options.arg2);
   if (!value) return ReportError(what, value.error());
   Print(globals.json ? DumpJson(Json{{"value", *value}}, false) + "\n"
                      : std::to_string(*value) + "\n");
@@ -113,9 +85,9 @@ int RunSubscribe(const GlobalOptions& globals, const SubscribeOptions& options) 
   if (!timeout) return ReportError(what, timeout.error());
   auto session = DeviceSession::Open(globals, options.node);
   if (!session) return ReportError(what, session.error());
-  client::UpcallSubscription upcalls = (*session)->device().Subscribe(options.minor);
+  client::UpcallSubscription upcalls = (*session)->client().Subscribe(options.minor);
   if (auto then = ParseFollowUp(options.then)) {
-    auto value = (*session)->device().Command(then->minor, then->arg1, then->arg2);
+    auto value = (*session)->client().Command(then->minor, then->arg1, then->arg2);
     if (!value) return ReportError(what + " (--then)", value.error());
   }
 
@@ -154,15 +126,6 @@ struct AllowOptions {
   std::vector<uint64_t> then;
 };
 
-Result<std::string> ReadWholeFile(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) return FailErrno(errno, "cannot open " + path);
-  std::ostringstream contents;
-  contents << in.rdbuf();
-  if (in.bad()) return FailErrno(errno, "cannot read " + path);
-  return contents.str();
-}
-
 int RunAllow(const GlobalOptions& globals, const AllowOptions& options) {
   std::string what = "device allow " + options.node + " " + std::to_string(options.minor);
   std::string buffer = options.data;
@@ -173,12 +136,12 @@ int RunAllow(const GlobalOptions& globals, const AllowOptions& options) {
   }
   auto session = DeviceSession::Open(globals, options.node);
   if (!session) return ReportError(what, session.error());
-  auto allowed = (*session)->device().Allow(options.minor, options.read_only, std::move(buffer));
+  auto allowed = (*session)->client().Allow(options.minor, options.read_only, std::move(buffer));
   if (!allowed) return ReportError(what, allowed.error());
   std::optional<int64_t> then_value;
   auto then = ParseFollowUp(options.then);
   if (then) {
-    auto value = (*session)->device().Command(then->minor, then->arg1, then->arg2);
+    auto value = (*session)->client().Command(then->minor, then->arg1, then->arg2);
     if (!value) return ReportError(what + " (--then)", value.error());
     then_value = *value;
   }

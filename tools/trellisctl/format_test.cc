@@ -2,9 +2,11 @@
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
+#include "tools/trellisctl/block_format.h"
 #include "tools/trellisctl/bytes_format.h"
 #include "tools/trellisctl/dot_format.h"
 #include "tools/trellisctl/json_format.h"
+#include "tools/trellisctl/size_format.h"
 #include "tools/trellisctl/table_format.h"
 #include "tools/trellisctl/tree_format.h"
 
@@ -175,6 +177,94 @@ TEST(BytesFormatTest, EscapesUnprintableBytesAndHexEncodes) {
   std::string bytes("a\"\\\n\0\xff", 6);
   EXPECT_EQ(EscapeBytes(bytes), "a\\\"\\\\\\n\\x00\\xff");
   EXPECT_EQ(HexBytes(bytes), "61225c0a00ff");
+}
+
+TEST(BytesFormatTest, HexDumpShowsAddressesBytesAndPrintableText) {
+  std::string bytes = "Hello, block!\n" + std::string(4, '\0') + "\xff";
+  EXPECT_EQ(HexDump(bytes, 0xc800),
+            "0000c800  48 65 6c 6c 6f 2c 20 62  6c 6f 63 6b 21 0a 00 00  |Hello, block!...|\n"
+            "0000c810  00 00 ff                                          |...|\n");
+  EXPECT_EQ(HexDump(""), "");
+}
+
+TEST(SizeFormatTest, HumanSizesUseBinaryUnitsWithOneDecimal) {
+  EXPECT_EQ(HumanSize(0), "0 B");
+  EXPECT_EQ(HumanSize(1023), "1023 B");
+  EXPECT_EQ(HumanSize(1024), "1.0 KiB");
+  EXPECT_EQ(HumanSize(1536), "1.5 KiB");
+  EXPECT_EQ(HumanSize(64ull << 20), "64.0 MiB");
+  EXPECT_EQ(HumanSize((1ull << 20) - 1), "1.0 MiB");  // Not "1024.0 KiB".
+  EXPECT_EQ(HumanSize(3ull << 40), "3.0 TiB");
+  EXPECT_EQ(HumanSize(UINT64_MAX), "16.0 EiB");
+}
+
+block::v1::BlockInfo DiskInfo() {
+  block::v1::BlockInfo info;
+  info.set_block_size(512);
+  info.set_block_count(131072);
+  info.set_optimal_transfer_size(0);
+  info.set_max_transfer_size(131072);
+  return info;
+}
+
+TEST(BlockFormatTest, InfoShowsGeometrySizeAndLimits) {
+  EXPECT_EQ(FormatBlockInfo("root.sys.disk0", DiskInfo()),
+            "node:              root.sys.disk0\n"
+            "block size:        512 bytes\n"
+            "block count:       131072\n"
+            "size:              64.0 MiB (67108864 bytes)\n"
+            "read-only:         no\n"
+            "optimal transfer:  no preference\n"
+            "max transfer:      128.0 KiB (131072 bytes)\n");
+}
+
+TEST(BlockFormatTest, InfoJsonHasTheNumbersAndNullForAnOverflowingSize) {
+  EXPECT_EQ(BlockInfoToJson("d", DiskInfo()), Json::parse(R"({"node": "d", "block_size": 512,
+      "block_count": 131072, "size_bytes": 67108864, "read_only": false,
+      "optimal_transfer_size": 0, "max_transfer_size": 131072})"));
+  block::v1::BlockInfo huge = DiskInfo();
+  huge.set_block_count(UINT64_MAX / 2);
+  EXPECT_TRUE(BlockInfoToJson("d", huge)["size_bytes"].is_null());
+  EXPECT_THAT(FormatBlockInfo("d", huge), HasSubstr("size:              more than 16.0 EiB\n"));
+}
+
+BenchReport SampleReport() {
+  return {.node = "root.sys.disk",
+          .pattern = "rand",
+          .op = "read",
+          .size = 4096,
+          .depth = 8,
+          .ops = 2000,
+          .errors = 0,
+          .seconds = 0.5,
+          .latency = {
+              .p50 = 95'100, .p90 = 150'000, .p99 = 210'400, .p999 = 480'000, .max = 1'203'000}};
+}
+
+TEST(BlockFormatTest, BenchReportShowsRatesAndPercentilesInMicroseconds) {
+  EXPECT_EQ(FormatBenchReport(SampleReport()),
+            "root.sys.disk: rand read, 4096-byte requests, depth 8\n"
+            "ops:      2000 in 0.50 s, 0 errors\n"
+            "IOPS:     4000\n"
+            "MB/s:     16.4\n"
+            "latency:  p50 95.1 us, p90 150.0 us, p99 210.4 us, p99.9 480.0 us, max 1203.0 us\n");
+}
+
+TEST(BlockFormatTest, BenchJsonHasRatesAndLatencies) {
+  Json json = BenchReportToJson(SampleReport());
+  EXPECT_EQ(json["ops"], 2000);
+  EXPECT_EQ(json["errors"], 0);
+  EXPECT_DOUBLE_EQ(json["iops"].get<double>(), 4000);
+  EXPECT_DOUBLE_EQ(json["mb_per_s"].get<double>(), 16.384);
+  EXPECT_EQ(json["latency_us"], Json::parse(R"({"p50": 95.1, "p90": 150.0, "p99": 210.4,
+      "p99.9": 480.0, "max": 1203.0})"));
+}
+
+TEST(BlockFormatTest, BenchOfNoTimeHasNoRate) {
+  BenchReport report = SampleReport();
+  report.seconds = 0;
+  EXPECT_EQ(Iops(report), 0);
+  EXPECT_EQ(MegabytesPerSecond(report), 0);
 }
 
 }  // namespace

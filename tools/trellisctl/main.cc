@@ -4,12 +4,14 @@
 //
 // Commands: nodes, show, graph (topology_commands.h); drivers, hosts,
 // restart (inventory_commands.h); device command|subscribe|allow
-// (device_commands.h). Exit codes: 0 success, 1 the command failed (the
-// reason on stderr as "trellisctl: <what>: <CODE>: <message>"), 2 bad usage.
+// (device_commands.h); block info|read|write|bench (block_commands.h).
+// Exit codes: 0 success, 1 the command failed (the reason on stderr as
+// "trellisctl: <what>: <CODE>: <message>"), 2 bad usage.
 #include <CLI/CLI.hpp>
 #include <cstdio>
 #include <exception>
 
+#include "tools/trellisctl/block_commands.h"
 #include "tools/trellisctl/command_context.h"
 #include "tools/trellisctl/device_commands.h"
 #include "tools/trellisctl/inventory_commands.h"
@@ -31,6 +33,7 @@ int main(int argc, char** argv) {
   AddTopologyCommands(app, globals, run);
   AddInventoryCommands(app, globals, run);
   AddDeviceCommands(app, globals, run);
+  AddBlockCommands(app, globals, run);
 
   try {
     app.parse(argc, argv);

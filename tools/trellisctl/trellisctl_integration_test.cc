@@ -1,35 +1,24 @@
 // trellisctl against a real trellis-manager: boots the manager with a board
 // holding a 3-level echo tree, then checks what trellisctl prints.
-#include <signal.h>
-#include <stdlib.h>
-#include <sys/wait.h>
-
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 #include <nlohmann/json.hpp>
 
 #include <filesystem>
-#include <fstream>
 #include <map>
 #include <set>
-#include <thread>
 
 #include "tools/trellisctl/testing/subprocess.h"
+#include "tools/trellisctl/testing/trellisctl_fixture.h"
 
 namespace trellis::tools {
 namespace {
 
 namespace fs = std::filesystem;
 using ::testing::HasSubstr;
-using testing::ChildProcess;
 using testing::CommandResult;
 using testing::RunCommand;
 using Json = nlohmann::json;
-using Clock = std::chrono::steady_clock;
-
-constexpr auto kBootTimeout = std::chrono::seconds(60);
-constexpr auto kStopTimeout = std::chrono::seconds(30);
-constexpr auto kPollInterval = std::chrono::milliseconds(50);
 
 const std::set<std::string> kEchoPaths = {
     "root.sys.echo",
@@ -43,8 +32,8 @@ const std::set<std::string> kEchoPaths = {
 
 // A board with sys > echo, where the echo driver adds two levels of two
 // children below echo.
-std::string EchoBoard() {
-  Json board = {
+Json EchoBoard() {
+  return {
       {"name", "trellisctl-test"},
       {"nodes",
        {{{"name", "sys"},
@@ -57,7 +46,6 @@ std::string EchoBoard() {
       {"suspend_hal", {{"kind", "SIMULATED"}}},
       {"driver_dirs", {TRELLIS_TEST_DRIVER_DIR}},
   };
-  return board.dump(2);
 }
 
 // Nodes of `nodes --json` by path.
@@ -67,9 +55,7 @@ std::map<std::string, Json> ByPath(const Json& nodes) {
   return by_path;
 }
 
-bool EchoTreeIsBound(const std::string& nodes_json) {
-  Json nodes = Json::parse(nodes_json, nullptr, /*allow_exceptions=*/false);
-  if (!nodes.is_array()) return false;
+bool EchoTreeIsBound(const Json& nodes) {
   std::set<std::string> bound;
   for (const Json& node : nodes) {
     if (node.value("state", "") == "bound" && kEchoPaths.contains(node.value("path", ""))) {
@@ -79,73 +65,17 @@ bool EchoTreeIsBound(const std::string& nodes_json) {
   return bound == kEchoPaths;
 }
 
-class TrellisctlIntegrationTest : public ::testing::Test {
+class TrellisctlIntegrationTest : public testing::TrellisctlFixture {
  protected:
   void SetUp() override {
-    for (const char* binary : {TRELLIS_MANAGER_BINARY, TRELLISCTL_BINARY}) {
-      if (!fs::exists(binary)) GTEST_SKIP() << binary << " is not built";
-    }
+    TrellisctlFixture::SetUp();
+    if (IsSkipped() || HasFatalFailure()) return;
     if (!fs::exists(fs::path(TRELLIS_TEST_DRIVER_DIR) / "libecho_driver.so")) {
       GTEST_SKIP() << "echo_driver is not built in " << TRELLIS_TEST_DRIVER_DIR;
     }
-    std::string dir_template = (fs::temp_directory_path() / "trellisctl-it-XXXXXX").string();
-    ASSERT_NE(mkdtemp(dir_template.data()), nullptr);
-    dir_ = dir_template;
-    fs::path board = dir_ / "board.json";
-    std::ofstream(board) << EchoBoard();
-    fs::path runtime_dir = dir_ / "run";
-    endpoint_ = "unix:" + (runtime_dir / "manager.sock").string();
-
-    auto manager = ChildProcess::Spawn({TRELLIS_MANAGER_BINARY, "--board", board.string(),
-                                        "--runtime-dir", runtime_dir.string()});
-    ASSERT_TRUE(manager.has_value()) << manager.error().ToString();
-    manager_.emplace(std::move(*manager));
-    ASSERT_NO_FATAL_FAILURE(WaitForEchoTree());
+    ASSERT_NO_FATAL_FAILURE(StartManager(EchoBoard()));
+    ASSERT_NO_FATAL_FAILURE(WaitForNodes(EchoTreeIsBound, "binding the echo tree"));
   }
-
-  void TearDown() override {
-    if (manager_) {
-      manager_->Signal(SIGINT);
-      std::optional<int> status = manager_->WaitForExit(kStopTimeout);
-      ASSERT_TRUE(status.has_value()) << "trellis-manager did not stop on SIGINT";
-      EXPECT_TRUE(WIFEXITED(*status) && WEXITSTATUS(*status) == 0)
-          << "trellis-manager ended with wait status " << *status;
-    }
-    if (!dir_.empty()) {
-      std::error_code ec;
-      fs::remove_all(dir_, ec);
-    }
-  }
-
-  // Runs trellisctl --endpoint <ours> args...
-  CommandResult Trellisctl(std::vector<std::string> args) {
-    args.insert(args.begin(), {TRELLISCTL_BINARY, "--endpoint", endpoint_});
-    auto result = RunCommand(args);
-    EXPECT_TRUE(result.has_value()) << result.error().ToString();
-    return result.value_or(CommandResult{});
-  }
-
-  // Polls `nodes --json` until all seven echo nodes are bound.
-  void WaitForEchoTree() {
-    auto deadline = Clock::now() + kBootTimeout;
-    std::string socket = endpoint_.substr(std::string_view("unix:").size());
-    CommandResult last;
-    while (Clock::now() < deadline) {
-      ASSERT_TRUE(manager_->TryRunning()) << "trellis-manager exited during boot";
-      if (fs::exists(socket)) {
-        last = Trellisctl({"nodes", "--json"});
-        if (last.exit_code == 0 && EchoTreeIsBound(last.out)) return;
-      }
-      std::this_thread::sleep_for(kPollInterval);
-    }
-    FAIL() << "the echo tree was not bound within " << kBootTimeout.count()
-           << " s; last `nodes --json`: exit " << last.exit_code << "\n"
-           << last.out << last.err;
-  }
-
-  fs::path dir_;
-  std::string endpoint_;
-  std::optional<ChildProcess> manager_;
 };
 
 TEST_F(TrellisctlIntegrationTest, NodesJsonShowsTheBoundEchoTree) {

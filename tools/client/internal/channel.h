@@ -1,5 +1,6 @@
-// Helpers shared by ManagerClient and DeviceClient: opening a channel that
-// fails fast with a readable error, and per-call deadlines.
+// Helpers shared by ManagerClient and the driver protocol clients: opening a
+// channel that fails fast with a readable error, per-call deadlines, and the
+// binding token's metadata.
 #pragma once
 
 #include <grpcpp/grpcpp.h>
@@ -24,6 +25,12 @@ Result<std::shared_ptr<grpc::Channel>> OpenChannel(const std::string& endpoint,
 // Sets a deadline `timeout` from now on `context`.
 inline void SetTimeout(grpc::ClientContext& context, std::chrono::milliseconds timeout) {
   context.set_deadline(std::chrono::system_clock::now() + timeout);
+}
+
+// Adds a binding's token (ManagerClient::Bind) to `context`, as driver hosts
+// expect it: in the "trellis-token" metadata.
+inline void AddToken(grpc::ClientContext& context, const std::string& token) {
+  context.AddMetadata("trellis-token", token);
 }
 
 }  // namespace trellis::client::internal

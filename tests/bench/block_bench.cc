@@ -1,0 +1,458 @@
+// block_bench: 4 KiB random reads of one O_DIRECT file, side by side in one
+// run (docs/performance.md has the figures and the goals):
+//
+//   Fio/depth:D        fio, ioengine=io_uring: the kernel's ceiling
+//   InProcess/depth:D  BlockFile, uring-block's engine, called in-process
+//   Grpc/depth:D       uring-block in a real host, Block.Stream, payload inline
+//   Shm/depth:D        the same, payload in a shared memfd region
+//   GrpcEcho/depth:D   a raw gRPC streaming echo of 4 KiB messages over a Unix
+//                      socket: the transport's ceiling for Grpc
+//
+// Each keeps D reads in flight for TRELLIS_BENCH_SECONDS (default 3) on a
+// TRELLIS_BENCH_FILE_MB (default 256) file in /var/tmp, and reports IOPS
+// and the mean and p99 latency in microseconds.
+#include <benchmark/benchmark.h>
+#include <fcntl.h>
+#include <stdlib.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <atomic>
+#include <chrono>
+#include <cstdio>
+#include <deque>
+#include <filesystem>
+#include <fstream>
+#include <future>
+#include <nlohmann/json.hpp>
+#include <random>
+
+#include "drivers/uring-block/block_file.h"
+#include "manager/manager.h"
+#include "runtime/mutex.h"
+#include "runtime/runtime.h"
+#include "tools/client/shared_memory.h"
+#include "trellis/block/v1/block.grpc.pb.h"
+
+namespace trellis {
+namespace {
+
+namespace fs = std::filesystem;
+using namespace std::chrono_literals;
+using Clock = std::chrono::steady_clock;
+constexpr uint32_t kBlock = 4096;
+
+double EnvDouble(const char* name, double fallback) {
+  const char* value = std::getenv(name);
+  return value != nullptr ? std::atof(value) : fallback;
+}
+
+std::chrono::nanoseconds RunTime() {
+  return std::chrono::nanoseconds(static_cast<int64_t>(EnvDouble("TRELLIS_BENCH_SECONDS", 3) * 1e9));
+}
+
+// Latencies of one run, and how it is reported.
+struct Run {
+  std::vector<double> latencies_us;
+  double seconds = 0;
+
+  void Report(benchmark::State& state) const {
+    std::vector<double> sorted = latencies_us;
+    std::sort(sorted.begin(), sorted.end());
+    double sum = 0;
+    for (double v : sorted) sum += v;
+    size_t n = std::max<size_t>(sorted.size(), 1);
+    state.counters["IOPS"] = static_cast<double>(sorted.size()) / seconds;
+    state.counters["lat_us"] = sum / static_cast<double>(n);
+    state.counters["p99_us"] = sorted.empty() ? 0 : sorted[std::min(n - 1, n * 99 / 100)];
+    state.SetIterationTime(seconds);
+  }
+};
+
+// The file every benchmark reads: written once, so reads hit real blocks.
+class TestFile {
+ public:
+  static TestFile& Get() {
+    static TestFile file;
+    return file;
+  }
+  const std::string& path() const { return path_; }
+  uint64_t blocks() const { return blocks_; }
+  ~TestFile() { ::unlink(path_.c_str()); }
+
+ private:
+  TestFile() {
+    std::string pattern = "/var/tmp/trellis-block-bench-XXXXXX";
+    int fd = ::mkstemp(pattern.data());
+    if (fd < 0) std::abort();
+    path_ = pattern;
+    blocks_ = static_cast<uint64_t>(EnvDouble("TRELLIS_BENCH_FILE_MB", 256)) * 1024 * 1024 / kBlock;
+    std::vector<char> chunk(1 << 20);
+    std::mt19937_64 rng(1);
+    for (auto& c : chunk) c = static_cast<char>(rng());
+    for (uint64_t written = 0; written < blocks_ * kBlock; written += chunk.size()) {
+      if (::write(fd, chunk.data(), chunk.size()) != static_cast<ssize_t>(chunk.size())) std::abort();
+    }
+    ::fsync(fd);
+    ::close(fd);
+  }
+  std::string path_;
+  uint64_t blocks_ = 0;
+};
+
+// ---- fio ----
+
+void BM_Fio(benchmark::State& state) {
+  const auto& file = TestFile::Get();
+  double seconds = std::max(1.0, std::chrono::duration<double>(RunTime()).count());
+  for (auto _ : state) {
+    std::string command = "fio --name=bench --filename=" + file.path() +
+                          " --ioengine=io_uring --direct=1 --rw=randread --bs=4k --iodepth=" +
+                          std::to_string(state.range(0)) + " --time_based --runtime=" +
+                          std::to_string(static_cast<int>(seconds)) +
+                          "s --norandommap --output-format=json 2>/dev/null";
+    FILE* pipe = ::popen(command.c_str(), "r");
+    if (pipe == nullptr) {
+      state.SkipWithError("cannot run fio (Debian package fio)");
+      return;
+    }
+    std::string out;
+    char buf[4096];
+    for (size_t n; (n = std::fread(buf, 1, sizeof(buf), pipe)) > 0;) out.append(buf, n);
+    if (::pclose(pipe) != 0) {
+      state.SkipWithError("fio failed (is it installed?)");
+      return;
+    }
+    auto json = nlohmann::json::parse(out, nullptr, false);
+    if (json.is_discarded() || !json.contains("jobs")) {
+      state.SkipWithError("cannot parse fio's JSON");
+      return;
+    }
+    const auto& read = json["jobs"][0]["read"];
+    state.counters["IOPS"] = read["iops"].get<double>();
+    state.counters["lat_us"] = read["lat_ns"]["mean"].get<double>() / 1000;
+    state.counters["p99_us"] = read["clat_ns"]["percentile"]["99.000000"].get<double>() / 1000;
+    state.SetIterationTime(seconds);
+  }
+}
+
+// ---- In-process BlockFile ----
+
+// Keeps `depth` reads in flight on the dispatcher until the deadline.
+class InProcessLoad {
+ public:
+  InProcessLoad(BlockProtocol& block, UnownedDispatcher dispatcher, int depth)
+      : block_(block), dispatcher_(dispatcher), depth_(depth), buffers_(depth) {
+    for (auto& b : buffers_) b.resize(kBlock);
+  }
+
+  Run Go(std::chrono::nanoseconds length) {
+    start_ = Clock::now();
+    deadline_ = start_ + length;
+    (void)dispatcher_.Post([this] {
+      for (int slot = 0; slot < depth_; ++slot) Issue(slot);
+    });
+    done_.get_future().wait();
+    run_.seconds = std::chrono::duration<double>(end_ - start_).count();
+    return std::move(run_);
+  }
+
+ private:
+  void Issue(int slot) {
+    ++in_flight_;
+    auto issued = Clock::now();
+    BlockRequest request{.op = BlockOp::kRead,
+                         .offset_blocks = rng_() % TestFile::Get().blocks(),
+                         .length_blocks = 1,
+                         .data = {buffers_[slot].data(), kBlock}};
+    block_.Submit(request, [this, slot, issued](Result<void> result) {
+      auto now = Clock::now();
+      --in_flight_;
+      if (!result) std::abort();
+      run_.latencies_us.push_back(std::chrono::duration<double, std::micro>(now - issued).count());
+      if (now < deadline_) {
+        Issue(slot);
+      } else if (in_flight_ == 0) {
+        end_ = now;
+        done_.set_value();
+      }
+    });
+  }
+
+  BlockProtocol& block_;
+  UnownedDispatcher dispatcher_;
+  const int depth_;
+  std::vector<std::vector<std::byte>> buffers_;
+  std::mt19937_64 rng_{2};
+  int in_flight_ = 0;
+  Clock::time_point start_, deadline_, end_;
+  Run run_;
+  std::promise<void> done_;
+};
+
+void BM_InProcess(benchmark::State& state) {
+  auto runtime = Runtime::Create({.threads = 2, .name = "bench"});
+  if (!runtime) std::abort();
+  Dispatcher dispatcher = Dispatcher::Create(**runtime, {.name = "bench"});
+  std::promise<Result<std::unique_ptr<uring_block::BlockFile>>> opened;
+  (void)dispatcher.Post([&] {
+    opened.set_value(uring_block::BlockFile::Open(
+        (*runtime)->reactor(), dispatcher.borrow(),
+        {.path = TestFile::Get().path(), .block_size = kBlock, .direct = true, .queue_depth = 64}));
+  });
+  auto file = opened.get_future().get();
+  if (!file) {
+    state.SkipWithError(file.error().ToString().c_str());
+    return;
+  }
+  for (auto _ : state) {
+    InProcessLoad load(**file, dispatcher.borrow(), static_cast<int>(state.range(0)));
+    load.Go(RunTime()).Report(state);
+  }
+  std::promise<void> closed;
+  (void)dispatcher.Post([&] {
+    file->reset();
+    closed.set_value();
+  });
+  closed.get_future().wait();
+  (void)dispatcher.Shutdown();
+}
+
+// ---- Through gRPC: a manager and a host with uring-block ----
+
+class HostRig {
+ public:
+  static HostRig& Get() {
+    if (!rig()) rig().reset(new HostRig());
+    return *rig();
+  }
+  // Stops the manager and its host before main returns.
+  static void Stop() { rig().reset(); }
+  ~HostRig() {
+    manager_.reset();
+    std::error_code ec;
+    fs::remove_all(dir_, ec);
+  }
+  const std::string& endpoint() const { return endpoint_; }
+  const std::string& token() const { return token_; }
+
+ private:
+  HostRig() {
+    std::string pattern = (fs::temp_directory_path() / "trellis-block-bench-XXXXXX").string();
+    dir_ = ::mkdtemp(pattern.data());
+    fs::create_directories(dir_ / "drivers");
+    fs::copy_file(fs::path(TRELLIS_DRIVER_DIR) / "liburing_block_driver.so",
+                  dir_ / "drivers" / "liburing_block_driver.so");
+    fs::copy_file(fs::path(TRELLIS_SOURCE_DIR) / "manifests/drivers/uring-block.json",
+                  dir_ / "drivers" / "uring-block.json");
+    std::ofstream(dir_ / "board.json")
+        << R"({"name": "bench", "driver_dirs": ["drivers"], "nodes": [{"name": "disk", )"
+        << R"("properties": [{"key": "trellis.compatible", "string_value": "trellis,uring-block"},)"
+        << R"({"key": "block.path", "string_value": ")" << TestFile::Get().path() << R"("},)"
+        << R"({"key": "block.direct", "bool_value": true},)"
+        << R"({"key": "block.queue_depth", "int_value": 64}]}]})";
+    manager::ManagerOptions options;
+    options.board = dir_ / "board.json";
+    options.runtime_dir = dir_ / "run";
+    options.host_binary = TRELLIS_HOST_BINARY;
+    options.log_events = false;
+    auto started = manager::Manager::Start(options);
+    if (!started) {
+      std::fprintf(stderr, "block_bench: %s\n", started.error().ToString().c_str());
+      std::abort();
+    }
+    manager_ = std::move(*started);
+    manager_->WaitForIdle(60s);
+    auto stub = manager::v1::DriverManager::NewStub(
+        grpc::CreateChannel(manager_->endpoint(), grpc::InsecureChannelCredentials()));
+    grpc::ClientContext context;
+    manager::v1::BindRequest bind;
+    bind.set_node_path("root.disk");
+    bind.set_protocol("trellis.block.v1.Block");
+    manager::v1::BindResponse bound;
+    grpc::Status status = stub->Bind(&context, bind, &bound);
+    if (!status.ok()) {
+      std::fprintf(stderr, "block_bench: Bind: %s\n", status.error_message().c_str());
+      std::abort();
+    }
+    endpoint_ = bound.endpoint();
+    token_ = bound.token();
+  }
+
+  static std::unique_ptr<HostRig>& rig() {
+    static std::unique_ptr<HostRig> rig;
+    return rig;
+  }
+
+  fs::path dir_;
+  std::unique_ptr<manager::Manager> manager_;
+  std::string endpoint_;
+  std::string token_;
+};
+
+// A closed loop on one Block.Stream: `depth` requests in flight, each
+// completion answered by the next request. `shm` (optional) gives each
+// slot its own 4 KiB of a shared region.
+Run StreamLoad(const std::string& endpoint, const std::string& token, int depth,
+               std::optional<uint64_t> shm_region, uint64_t blocks) {
+  auto stub = block::v1::Block::NewStub(
+      grpc::CreateChannel(endpoint, grpc::InsecureChannelCredentials()));
+  grpc::ClientContext context;
+  context.AddMetadata("trellis-token", token);
+  auto stream = stub->Stream(&context);
+  std::mt19937_64 rng(3);
+  std::vector<Clock::time_point> issued(depth);
+  auto send = [&](int slot) {
+    block::v1::BlockRequest request;
+    request.set_request_id(static_cast<uint64_t>(slot));
+    request.mutable_read()->set_offset_blocks(rng() % blocks);
+    request.mutable_read()->set_length_blocks(1);
+    if (shm_region) {
+      request.mutable_shm()->set_region_id(*shm_region);
+      request.mutable_shm()->set_offset(uint64_t(slot) * kBlock);
+      request.mutable_shm()->set_length(kBlock);
+    }
+    issued[slot] = Clock::now();
+    return stream->Write(request);
+  };
+  Run run;
+  auto start = Clock::now();
+  auto deadline = start + RunTime();
+  int in_flight = 0;
+  for (int slot = 0; slot < depth; ++slot) in_flight += send(slot) ? 1 : 0;
+  block::v1::BlockResponse response;
+  while (in_flight > 0 && stream->Read(&response)) {
+    auto now = Clock::now();
+    --in_flight;
+    if (response.code() != 0) std::abort();
+    int slot = static_cast<int>(response.request_id());
+    run.latencies_us.push_back(std::chrono::duration<double, std::micro>(now - issued[slot]).count());
+    if (now < deadline && send(slot)) ++in_flight;
+  }
+  run.seconds = std::chrono::duration<double>(Clock::now() - start).count();
+  stream->WritesDone();
+  (void)stream->Finish();
+  return run;
+}
+
+void BM_Grpc(benchmark::State& state) {
+  auto& rig = HostRig::Get();
+  for (auto _ : state) {
+    StreamLoad(rig.endpoint(), rig.token(), static_cast<int>(state.range(0)), std::nullopt,
+               TestFile::Get().blocks())
+        .Report(state);
+  }
+}
+
+void BM_Shm(benchmark::State& state) {
+  auto& rig = HostRig::Get();
+  int depth = static_cast<int>(state.range(0));
+  auto shm = client::SharedMemory::Create(uint64_t(depth) * kBlock);
+  if (!shm) std::abort();
+  auto region = shm->Attach(rig.endpoint(), rig.token());
+  if (!region) {
+    state.SkipWithError(region.error().ToString().c_str());
+    return;
+  }
+  for (auto _ : state) {
+    StreamLoad(rig.endpoint(), rig.token(), depth, *region, TestFile::Get().blocks()).Report(state);
+  }
+}
+
+// ---- The transport's ceiling: a raw gRPC streaming echo ----
+
+// Answers every request at once with a 4 KiB payload, reading ahead while
+// writes are in flight (as the host's Block.Stream does).
+class EchoStream final
+    : public grpc::ServerBidiReactor<block::v1::BlockRequest, block::v1::BlockResponse> {
+ public:
+  EchoStream() : payload_(kBlock, 'e') { StartRead(&in_); }
+
+  void OnReadDone(bool ok) override {
+    MutexLock lock(mu_);
+    if (!ok) {
+      reads_done_ = true;
+      MaybeFinishLocked();
+      return;
+    }
+    block::v1::BlockResponse response;
+    response.set_request_id(in_.request_id());
+    response.set_data(payload_);
+    out_.push_back(std::move(response));
+    WriteNextLocked();
+    StartRead(&in_);
+  }
+  void OnWriteDone(bool ok) override {
+    MutexLock lock(mu_);
+    out_.pop_front();
+    writing_ = false;
+    if (!ok) return;
+    WriteNextLocked();
+    MaybeFinishLocked();
+  }
+  void OnDone() override { delete this; }
+
+ private:
+  void WriteNextLocked() TRELLIS_REQUIRES(mu_) {
+    if (writing_ || out_.empty()) return;
+    writing_ = true;
+    StartWrite(&out_.front());
+  }
+  void MaybeFinishLocked() TRELLIS_REQUIRES(mu_) {
+    if (reads_done_ && !writing_ && out_.empty() && !finished_) {
+      finished_ = true;
+      Finish(grpc::Status::OK);
+    }
+  }
+
+  const std::string payload_;
+  block::v1::BlockRequest in_;
+  Mutex mu_;
+  std::deque<block::v1::BlockResponse> out_ TRELLIS_GUARDED_BY(mu_);
+  bool writing_ TRELLIS_GUARDED_BY(mu_) = false;
+  bool reads_done_ TRELLIS_GUARDED_BY(mu_) = false;
+  bool finished_ TRELLIS_GUARDED_BY(mu_) = false;
+};
+
+class EchoService final : public block::v1::Block::CallbackService {
+  grpc::ServerBidiReactor<block::v1::BlockRequest, block::v1::BlockResponse>* Stream(
+      grpc::CallbackServerContext*) override {
+    return new EchoStream();
+  }
+};
+
+void BM_GrpcEcho(benchmark::State& state) {
+  std::string socket = (fs::temp_directory_path() /
+                        ("trellis-echo-bench-" + std::to_string(::getpid()) + ".sock"))
+                           .string();
+  EchoService service;
+  grpc::ServerBuilder builder;
+  builder.AddListeningPort("unix:" + socket, grpc::InsecureServerCredentials());
+  builder.RegisterService(&service);
+  auto server = builder.BuildAndStart();
+  for (auto _ : state) {
+    StreamLoad("unix:" + socket, "", static_cast<int>(state.range(0)), std::nullopt, 1)
+        .Report(state);
+  }
+  server->Shutdown(std::chrono::system_clock::now() + 1s);
+  ::unlink(socket.c_str());
+}
+
+#define DEPTHS ->Arg(1)->Arg(32)->Iterations(1)->UseManualTime()->Unit(benchmark::kMillisecond)
+BENCHMARK(BM_Fio) DEPTHS;
+BENCHMARK(BM_InProcess) DEPTHS;
+BENCHMARK(BM_Grpc) DEPTHS;
+BENCHMARK(BM_Shm) DEPTHS;
+BENCHMARK(BM_GrpcEcho) DEPTHS;
+
+}  // namespace
+}  // namespace trellis
+
+int main(int argc, char** argv) {
+  benchmark::Initialize(&argc, argv);
+  if (benchmark::ReportUnrecognizedArguments(argc, argv)) return 1;
+  benchmark::RunSpecifiedBenchmarks();
+  benchmark::Shutdown();
+  trellis::HostRig::Stop();
+  return 0;
+}
