@@ -50,6 +50,11 @@ trellis_build() {
     else
       extra=(-DCMAKE_BUILD_TYPE=RelWithDebInfo)
     fi
+    # TRELLIS_INTEGRATION_TESTS=0 leaves the integration tests out of a new
+    # build directory (CI's TSan suite does not run them).
+    if [ "${TRELLIS_INTEGRATION_TESTS:-1}" = 0 ]; then
+      extra+=(-DTRELLIS_BUILD_INTEGRATION_TESTS=OFF)
+    fi
     cmake -S "$TRELLIS_ROOT" -B "$dir" -G Ninja "${extra[@]}" \
       -DTRELLIS_SANITIZE="$sanitize" >"$dir.configure.log" 2>&1 || {
         cat "$dir.configure.log" >&2
