@@ -229,16 +229,10 @@ grpc::ServerUnaryReactor* DriverManagerService::Bind(grpc::CallbackServerContext
       return;
     }
     m.GrantClient(node, *serving, request->protocol(), peer,
-                  [response, finisher = std::move(finisher)](
-                      Result<Manager::ClientGrant> grant) mutable {
-                    if (!grant) {
-                      finisher.Finish(ToStatus(grant.error()));
-                      return;
-                    }
-                    response->set_endpoint(grant->endpoint);
-                    response->set_token(grant->token);
-                    finisher.Finish(grpc::Status::OK);
-                  });
+                  Manager::AnswerWithGrant(std::move(finisher), [response](const auto& grant) {
+                    response->set_endpoint(grant.endpoint);
+                    response->set_token(grant.token);
+                  }));
   });
   return reactor;
 }

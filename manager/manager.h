@@ -29,6 +29,8 @@
 #include "runtime/error.h"
 #include "runtime/mutex.h"
 #include "runtime/rpc/async_call.h"
+#include "runtime/rpc/finisher.h"
+#include "runtime/rpc/status.h"
 #include "runtime/rpc/server_stream.h"
 #include "runtime/runtime.h"
 #include "trellis/device/v1/device.grpc.pb.h"
@@ -144,6 +146,21 @@ class Manager final : private power::Platform {
   void GrantClient(Node* node, Node* serving, const std::string& protocol,
                    const PeerCredentials& caller,
                    std::move_only_function<void(Result<ClientGrant>)> done);
+  // A GrantClient completion that answers a call: `fill(grant)` writes the
+  // response, then the call finishes OK; an error finishes it with its status.
+  template <typename Fill>
+  static std::move_only_function<void(Result<ClientGrant>)> AnswerWithGrant(
+      rpc::UnaryFinisher finisher, Fill fill) {
+    return [finisher = std::move(finisher), fill = std::move(fill)](
+               Result<ClientGrant> grant) mutable {
+      if (!grant) {
+        finisher.Finish(rpc::ToStatus(grant.error()));
+        return;
+      }
+      fill(*grant);
+      finisher.Finish(grpc::Status::OK);
+    };
+  }
   // Stops the drivers of `node`'s subtree, children before parents, then
   // removes the subtree (keep_root: remove only the descendants).
   void RemoveSubtree(Node* node, bool keep_root, std::move_only_function<void()> done);

@@ -195,17 +195,11 @@ grpc::ServerUnaryReactor* NodeChannelService::Connect(grpc::CallbackServerContex
     // their node's offers, as in DFv2, so no access list applies.
     PeerCredentials caller{.pid = 0, .uid = getuid(), .gid = getgid()};
     m.GrantClient(node, *serving, request->protocol(), caller,
-                  [response, finisher = std::move(finisher)](
-                      Result<Manager::ClientGrant> grant) mutable {
-                    if (!grant) {
-                      finisher.Finish(ToStatus(grant.error()));
-                      return;
-                    }
-                    response->set_endpoint(grant->endpoint);
-                    response->set_token(grant->token);
-                    response->set_host_id(grant->host_id);
-                    finisher.Finish(grpc::Status::OK);
-                  });
+                  Manager::AnswerWithGrant(std::move(finisher), [response](const auto& grant) {
+                    response->set_endpoint(grant.endpoint);
+                    response->set_token(grant.token);
+                    response->set_host_id(grant.host_id);
+                  }));
   });
   return reactor;
 }
