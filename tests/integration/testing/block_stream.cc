@@ -1,0 +1,132 @@
+#include "tests/integration/testing/block_stream.h"
+
+#include <grpcpp/grpcpp.h>
+#include <gtest/gtest.h>
+
+#include <atomic>
+#include <future>
+#include <map>
+#include <random>
+#include <thread>
+#include <vector>
+
+#include "trellis/power/v1/power.grpc.pb.h"
+
+namespace trellis::testing {
+
+using block::v1::BlockRequest;
+using block::v1::BlockResponse;
+
+std::string Pattern(size_t size, int seed) {
+  std::string data(size, '\0');
+  for (size_t i = 0; i < size; ++i) data[i] = static_cast<char>(seed * 13 + i * 7);
+  return data;
+}
+
+StreamCheck RunStream(block::v1::Block::Stub* stub, const std::string& token, uint64_t blocks,
+                      uint32_t block_size, int ops, int depth,
+                      std::function<void(int)> after_completion) {
+  auto context = std::make_unique<grpc::ClientContext>();
+  context->AddMetadata("trellis-token", token);
+  context->set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(60));
+  auto stream = stub->Stream(context.get());
+  std::mt19937_64 rng(7);
+  std::vector<int> expected(blocks, -1);  // Seed of the last write, -1: zeroes.
+  std::map<uint64_t, std::pair<uint64_t, int>> outstanding;  // id → (block, seed or -2 for read)
+  std::vector<bool> busy(blocks, false);
+  StreamCheck check;
+  int issued = 0;
+  auto bytes = [&](int seed, uint64_t block) { return Pattern(block_size, seed * 31 + int(block)); };
+  while (check.completed < ops) {
+    while (issued < ops && static_cast<int>(outstanding.size()) < depth) {
+      uint64_t block = rng() % blocks;
+      if (busy[block]) continue;
+      busy[block] = true;
+      BlockRequest request;
+      request.set_request_id(static_cast<uint64_t>(issued));
+      if (rng() % 2 == 0) {
+        request.mutable_write()->set_offset_blocks(block);
+        request.mutable_write()->set_data(bytes(issued, block));
+        outstanding[request.request_id()] = {block, issued};
+      } else {
+        request.mutable_read()->set_offset_blocks(block);
+        request.mutable_read()->set_length_blocks(1);
+        outstanding[request.request_id()] = {block, -2};
+      }
+      ++issued;
+      if (!stream->Write(request)) return check;
+    }
+    BlockResponse response;
+    if (!stream->Read(&response)) break;
+    auto it = outstanding.find(response.request_id());
+    if (it == outstanding.end()) {
+      ++check.mismatches;  // An id answered twice or never asked.
+      continue;
+    }
+    auto [block, seed] = it->second;
+    outstanding.erase(it);
+    busy[block] = false;
+    ++check.completed;
+    if (response.code() != 0) {
+      ++check.failures;
+    } else if (seed >= 0) {
+      expected[block] = seed;
+    } else {
+      std::string want = expected[block] < 0 ? std::string(block_size, '\0')
+                                             : bytes(expected[block], block);
+      if (response.data() != want) ++check.mismatches;
+    }
+    if (after_completion) after_completion(check.completed);
+  }
+  stream->WritesDone();
+  grpc::Status status = stream->Finish();
+  EXPECT_TRUE(status.ok()) << status.error_message();
+  return check;
+}
+
+StreamCheck RunStreamAcrossSuspends(const std::string& manager_endpoint,
+                                    block::v1::Block::Stub* stub, const std::string& token,
+                                    uint64_t blocks, uint32_t block_size) {
+  auto power = power::v1::Power::NewStub(
+      grpc::CreateChannel(manager_endpoint, grpc::InsecureChannelCredentials()));
+  // Suspend and resume twice while the stream keeps 32 requests in flight;
+  // RunStream counts every id answered exactly once and checks the data.
+  std::atomic<int> cycles{0};
+  std::thread cycler;
+  auto check = RunStream(stub, token, blocks, block_size, 4'000, 32, [&](int completed) {
+    if (completed == 500 && !cycler.joinable()) {
+      cycler = std::thread([&] {
+        for (int i = 0; i < 2; ++i) {
+          grpc::ClientContext context;
+          context.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(20));
+          power::v1::SuspendRequest request;
+          power::v1::SuspendResponse response;
+          auto done = std::async(std::launch::async, [&] {
+            return power->Suspend(&context, request, &response);
+          });
+          // Resume as soon as it is suspended.
+          for (;;) {
+            grpc::ClientContext status_context;
+            power::v1::StatusResponse status;
+            if (!power->Status(&status_context, {}, &status).ok()) break;
+            if (status.state() == power::v1::SYSTEM_STATE_SUSPENDED) break;
+            if (done.wait_for(std::chrono::seconds(0)) == std::future_status::ready) break;
+            std::this_thread::yield();
+          }
+          grpc::ClientContext resume_context;
+          power::v1::ResumeResponse resumed;
+          (void)power->Resume(&resume_context, {}, &resumed);
+          grpc::Status status = done.get();
+          if (status.ok() && response.outcome() == power::v1::SuspendResponse::OUTCOME_RESUMED) {
+            ++cycles;
+          }
+        }
+      });
+    }
+  });
+  if (cycler.joinable()) cycler.join();
+  check.cycles = cycles.load();
+  return check;
+}
+
+}  // namespace trellis::testing
