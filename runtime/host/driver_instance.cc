@@ -229,7 +229,7 @@ void DriverInstance::Resume(std::optional<WakeLease> lease, Done done) {
 
 void* DriverInstance::FindProtocol(std::string_view node_path, std::string_view protocol) const {
   MutexLock lock(mu_);
-  auto it = protocols_.find(std::make_pair(std::string(node_path), std::string(protocol)));
+  auto it = protocols_.find(std::pair<std::string_view, std::string_view>(node_path, protocol));
   return it == protocols_.end() ? nullptr : it->second;
 }
 
@@ -274,21 +274,28 @@ Result<void> DriverInstance::AddOffers(const std::string& child_path,
     }
   }
   MutexLock lock(mu_);
+  std::vector<decltype(protocols_)::iterator> added;
   for (const auto& offer : offers) {
-    auto key = std::make_pair(child_path, std::string(offer.protocol));
-    if (protocols_.contains(key)) {
-      std::erase_if(protocols_, [&](const auto& entry) { return entry.first.first == child_path; });
-      return Fail(ErrorCode::kAlreadyExists,
-                  "protocol '" + key.second + "' is already offered on " + child_path);
+    auto [it, inserted] =
+        protocols_.emplace(std::make_pair(child_path, std::string(offer.protocol)), offer.impl);
+    if (!inserted) {
+      for (auto undo : added) protocols_.erase(undo);
+      return Fail(ErrorCode::kAlreadyExists, "protocol '" + std::string(offer.protocol) +
+                                                 "' is already offered on " + child_path);
     }
-    protocols_.emplace(std::move(key), offer.impl);
+    added.push_back(it);
   }
   return Ok();
 }
 
-void DriverInstance::RemoveOffers(const std::string& child_path) {
+void DriverInstance::RemoveOffers(const std::string& child_path,
+                                  const std::vector<std::string>* protocols) {
   MutexLock lock(mu_);
-  std::erase_if(protocols_, [&](const auto& entry) { return entry.first.first == child_path; });
+  if (protocols == nullptr) {
+    std::erase_if(protocols_, [&](const auto& entry) { return entry.first.first == child_path; });
+    return;
+  }
+  for (const auto& protocol : *protocols) protocols_.erase(std::make_pair(child_path, protocol));
 }
 
 void DriverInstance::AddChild(ChildArgs args,
@@ -306,16 +313,20 @@ void DriverInstance::AddChild(ChildArgs args,
   request.set_node_token(config_.node_token);
   request.set_name(std::move(args.name));
   rpc::ToProto(args.properties, request.mutable_properties());
-  for (const auto& offer : args.offers) request.add_protocols_offered(std::string(offer.protocol));
+  std::vector<std::string> offered;
+  for (const auto& offer : args.offers) offered.emplace_back(offer.protocol);
+  for (const auto& protocol : offered) request.add_protocols_offered(protocol);
   auto* stub = env_.node_channel;
   rpc::CallAsync<node::v1::AddChildRequest, node::v1::AddChildResponse>(
       std::chrono::duration_cast<std::chrono::milliseconds>(kNodeCallTimeout), std::move(request),
       [stub](auto* ctx, auto* req, auto* resp, auto cb) {
         stub->async()->AddChild(ctx, req, resp, std::move(cb));
       },
-      [self = shared_from_this(), done = std::move(done), child_path](
-          grpc::Status status, node::v1::AddChildResponse response) mutable {
-        if (!status.ok()) self->RemoveOffers(child_path);
+      [self = shared_from_this(), done = std::move(done), child_path,
+       offered = std::move(offered)](grpc::Status status,
+                                     node::v1::AddChildResponse response) mutable {
+        // Only this call's offers: a sibling of the same name keeps its own.
+        if (!status.ok()) self->RemoveOffers(child_path, &offered);
         (void)self->dispatcher_.Post([done = std::move(done), status = std::move(status),
                                       path = response.child_path()]() mutable {
           if (status.ok()) {

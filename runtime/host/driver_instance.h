@@ -136,10 +136,14 @@ class DriverInstance final : public DriverHostApi,
   // Checks a protocol the driver may serve (known to the host, in the
   // manifest's exposes).
   Result<void> CheckServable(std::string_view protocol) const;
-  // Adds `offers` for the child at `child_path`. Errors: as ServeProtocol.
+  // Adds `offers` for the child at `child_path`, all or none. Errors: as
+  // ServeProtocol.
   Result<void> AddOffers(const std::string& child_path, const std::vector<ProtocolOffer>& offers)
       TRELLIS_EXCLUDES(mu_);
-  void RemoveOffers(const std::string& child_path) TRELLIS_EXCLUDES(mu_);
+  // Removes the child's offers of `protocols`, or every offer on it when
+  // `protocols` is null.
+  void RemoveOffers(const std::string& child_path,
+                    const std::vector<std::string>* protocols = nullptr) TRELLIS_EXCLUDES(mu_);
 
   // Touched only on the dispatcher.
   Driver* driver_ = nullptr;
@@ -151,8 +155,17 @@ class DriverInstance final : public DriverHostApi,
   mutable Mutex mu_;
   // Served implementations by {node path, protocol}: the driver's own node
   // and the children it offers protocols on.
-  std::map<std::pair<std::string, std::string>, void*, std::less<>> protocols_
-      TRELLIS_GUARDED_BY(mu_);
+  // Compares {path, protocol} keys as string views, so a lookup by views
+  // (every client request does one) allocates nothing.
+  struct KeyLess {
+    using is_transparent = void;
+    template <typename A, typename B>
+    bool operator()(const A& a, const B& b) const {
+      return std::pair<std::string_view, std::string_view>(a.first, a.second) <
+             std::pair<std::string_view, std::string_view>(b.first, b.second);
+    }
+  };
+  std::map<std::pair<std::string, std::string>, void*, KeyLess> protocols_ TRELLIS_GUARDED_BY(mu_);
 };
 
 }  // namespace trellis::host
