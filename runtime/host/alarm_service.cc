@@ -6,6 +6,7 @@
 
 #include "runtime/driver/alarm_protocol.h"
 #include "runtime/host/client_token.h"
+#include "runtime/host/serving_call.h"
 #include "runtime/rpc/finisher.h"
 #include "runtime/rpc/server_stream.h"
 #include "runtime/rpc/status.h"
@@ -23,33 +24,6 @@ void SetTimestamp(std::chrono::system_clock::time_point at, google::protobuf::Ti
   auto ns = std::chrono::duration_cast<std::chrono::nanoseconds>(at.time_since_epoch()).count();
   out->set_seconds(ns / 1'000'000'000);
   out->set_nanos(static_cast<int32_t>(ns % 1'000'000'000));
-}
-
-// Authorizes the call, then runs fn(protocol, caller, finisher) on the
-// driver's dispatcher; answers the call itself when that cannot happen.
-template <typename Fn>
-grpc::ServerUnaryReactor* OnAlarmDriver(const HostRegistry& registry,
-                                        grpc::CallbackServerContext* context, Fn fn) {
-  grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
-  UnaryFinisher finisher(reactor, "the driver stopped");
-  auto authorized = registry.Authorize(TokenOf(context), AlarmProtocol::kName);
-  if (!authorized) {
-    finisher.Finish(ToStatus(authorized.error()));
-    return reactor;
-  }
-  auto [grant, instance] = std::move(*authorized);
-  // A failed post drops the task and its finisher: UNAVAILABLE.
-  (void)instance->dispatcher().RunOrPost([instance, path = grant.node_path, caller = grant.caller,
-                                          finisher = std::move(finisher),
-                                          fn = std::move(fn)]() mutable {
-    auto* protocol = static_cast<AlarmProtocol*>(instance->FindProtocol(path, AlarmProtocol::kName));
-    if (protocol == nullptr) {
-      finisher.Finish(StatusOf(ErrorCode::kUnavailable, "the driver no longer serves Alarm"));
-      return;
-    }
-    fn(*protocol, caller, std::move(finisher));
-  });
-  return reactor;
 }
 
 }  // namespace
@@ -81,43 +55,45 @@ class AlarmWatch final : public trellis::Upcall::Sink {
 grpc::ServerUnaryReactor* AlarmService::Set(grpc::CallbackServerContext* context,
                                             const alarm::v1::SetAlarmRequest* request,
                                             alarm::v1::SetAlarmResponse* response) {
-  return OnAlarmDriver(*registry_, context, [request, response](AlarmProtocol& alarm,
-                                                                const Caller& caller,
-                                                                UnaryFinisher finisher) {
-    const auto& after = request->after();
-    if (after.seconds() < 0 || after.nanos() < 0) {
-      finisher.Finish(StatusOf(ErrorCode::kInvalidArgument, "alarm delay must not be negative"));
-      return;
-    }
-    if (after.seconds() > std::chrono::duration_cast<std::chrono::seconds>(
-                              AlarmProtocol::kMaxDelay).count()) {
-      finisher.Finish(StatusOf(ErrorCode::kInvalidArgument,
-                               "alarm delay of " + std::to_string(after.seconds()) +
-                                   " s is longer than ~10 years"));
-      return;
-    }
-    auto delay = std::chrono::seconds(after.seconds()) + std::chrono::nanoseconds(after.nanos());
-    auto now = std::chrono::system_clock::now();
-    auto id = alarm.SetAlarm(caller, delay, request->wake());
-    if (!id) {
-      finisher.Finish(ToStatus(id.error()));
-      return;
-    }
-    response->set_alarm_id(*id);
-    SetTimestamp(now + std::chrono::duration_cast<std::chrono::system_clock::duration>(delay),
-                 response->mutable_deadline());
-    finisher.Finish(grpc::Status::OK);
-  });
+  return OnServingDriver<AlarmProtocol>(
+      *registry_, context,
+      [request, response](AlarmProtocol& alarm, const Caller& caller, UnaryFinisher finisher) {
+        const auto& after = request->after();
+        if (after.seconds() < 0 || after.nanos() < 0) {
+          finisher.Finish(
+              StatusOf(ErrorCode::kInvalidArgument, "alarm delay must not be negative"));
+          return;
+        }
+        if (after.seconds() >
+            std::chrono::duration_cast<std::chrono::seconds>(AlarmProtocol::kMaxDelay).count()) {
+          finisher.Finish(StatusOf(
+              ErrorCode::kInvalidArgument,
+              "alarm delay of " + std::to_string(after.seconds()) + " s is longer than ~10 years"));
+          return;
+        }
+        auto delay =
+            std::chrono::seconds(after.seconds()) + std::chrono::nanoseconds(after.nanos());
+        auto now = std::chrono::system_clock::now();
+        auto id = alarm.SetAlarm(caller, delay, request->wake());
+        if (!id) {
+          finisher.Finish(ToStatus(id.error()));
+          return;
+        }
+        response->set_alarm_id(*id);
+        SetTimestamp(now + std::chrono::duration_cast<std::chrono::system_clock::duration>(delay),
+                     response->mutable_deadline());
+        finisher.Finish(grpc::Status::OK);
+      });
 }
 
 grpc::ServerUnaryReactor* AlarmService::Cancel(grpc::CallbackServerContext* context,
                                                const alarm::v1::CancelAlarmRequest* request,
                                                alarm::v1::CancelAlarmResponse*) {
-  return OnAlarmDriver(*registry_, context,
-                       [request](AlarmProtocol& alarm, const Caller& caller,
-                                 UnaryFinisher finisher) {
-                         finisher.Finish(ToStatus(alarm.CancelAlarm(caller, request->alarm_id())));
-                       });
+  return OnServingDriver<AlarmProtocol>(
+      *registry_, context,
+      [request](AlarmProtocol& alarm, const Caller& caller, UnaryFinisher finisher) {
+        finisher.Finish(ToStatus(alarm.CancelAlarm(caller, request->alarm_id())));
+      });
 }
 
 grpc::ServerWriteReactor<AlarmFired>* AlarmService::Watch(
@@ -142,8 +118,8 @@ grpc::ServerWriteReactor<AlarmFired>* AlarmService::Watch(
   if (previous) {
     previous->Finish(StatusOf(ErrorCode::kAborted, "replaced by a newer Watch"));
   }
-  auto posted = instance->dispatcher().Post(
-      [watch, instance, path = grant.node_path, caller = grant.caller] {
+  auto posted =
+      instance->dispatcher().Post([watch, instance, path = grant.node_path, caller = grant.caller] {
         auto* protocol =
             static_cast<AlarmProtocol*>(instance->FindProtocol(path, AlarmProtocol::kName));
         if (protocol == nullptr) {

@@ -20,7 +20,8 @@ constexpr std::chrono::milliseconds kRemoteTimeout = 60s;
 
 // Runs `done(result)` on the client's dispatcher. A client whose dispatcher
 // is gone has been destroyed with its driver: the completion is dropped.
-void CompleteOn(UnownedDispatcher client, BlockDone done, Result<void> result) {
+template <typename Done, typename Value>
+void CompleteOn(UnownedDispatcher client, Done done, Value result) {
   (void)client.RunOrPost(
       [done = std::move(done), result = std::move(result)]() mutable { done(std::move(result)); });
 }
@@ -187,9 +188,7 @@ void ConnectLocalBlock(std::shared_ptr<DriverInstance> server, std::string node_
             new LocalBlockClient(server, node_path, client, info));
       }
     }
-    (void)client.RunOrPost([done = std::move(done), result = std::move(result)]() mutable {
-      done(std::move(result));
-    });
+    CompleteOn(client, std::move(done), std::move(result));
   });
 }
 
@@ -221,9 +220,7 @@ void ConnectRemoteBlock(const std::string& endpoint, std::string token, UnownedD
                 new RemoteBlockClient(std::move(stub), std::move(token), client, info));
           }
         }
-        (void)client.RunOrPost([done = std::move(done), result = std::move(result)]() mutable {
-          done(std::move(result));
-        });
+        CompleteOn(client, std::move(done), std::move(result));
       });
 }
 

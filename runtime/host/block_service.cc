@@ -4,6 +4,7 @@
 
 #include "runtime/driver/block_protocol.h"
 #include "runtime/host/client_token.h"
+#include "runtime/host/serving_call.h"
 #include "runtime/mutex.h"
 #include "runtime/rpc/finisher.h"
 #include "runtime/rpc/status.h"
@@ -21,34 +22,6 @@ using rpc::UnaryFinisher;
 // offered child), or null.
 BlockProtocol* BlockOf(const DriverInstance& instance, const std::string& node_path) {
   return static_cast<BlockProtocol*>(instance.FindProtocol(node_path, BlockProtocol::kName));
-}
-
-// Authorizes the call, then runs fn(protocol, finisher) on the driver's
-// dispatcher; answers the call itself when that cannot happen. Returns the
-// call's reactor, for the handler to return.
-template <typename Fn>
-grpc::ServerUnaryReactor* OnBlockDriver(const HostRegistry& registry,
-                                        grpc::CallbackServerContext* context, Fn fn) {
-  grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
-  UnaryFinisher finisher(reactor, "the driver stopped");
-  auto authorized = registry.Authorize(TokenOf(context), BlockProtocol::kName);
-  if (!authorized) {
-    finisher.Finish(ToStatus(authorized.error()));
-    return reactor;
-  }
-  auto instance = std::move(authorized->second);
-  auto dispatcher = instance->dispatcher();
-  // A failed post drops the task and its finisher: UNAVAILABLE.
-  (void)dispatcher.RunOrPost([instance = std::move(instance), path = authorized->first.node_path,
-                              finisher = std::move(finisher), fn = std::move(fn)]() mutable {
-    BlockProtocol* protocol = BlockOf(*instance, path);
-    if (protocol == nullptr) {
-      finisher.Finish(StatusOf(ErrorCode::kUnavailable, "the driver no longer serves Block"));
-      return;
-    }
-    fn(*protocol, std::move(finisher));
-  });
-  return reactor;
 }
 
 // Validates and submits; the finisher answers with the request's outcome.
@@ -95,8 +68,9 @@ std::span<std::byte> SpanOf(std::string& bytes) {
 grpc::ServerUnaryReactor* BlockService::GetInfo(grpc::CallbackServerContext* context,
                                                 const block::v1::GetInfoRequest*,
                                                 block::v1::GetInfoResponse* response) {
-  return OnBlockDriver(
-      *registry_, context, [response](BlockProtocol& protocol, UnaryFinisher finisher) {
+  return OnServingDriver<BlockProtocol>(
+      *registry_, context,
+      [response](BlockProtocol& protocol, const Caller&, UnaryFinisher finisher) {
         BlockInfo info = protocol.Info();
         if (auto valid = ValidateBlockInfo(info); !valid) {
           finisher.Finish(ToStatus(valid.error()));
@@ -118,77 +92,82 @@ grpc::ServerUnaryReactor* BlockService::GetInfo(grpc::CallbackServerContext* con
 grpc::ServerUnaryReactor* BlockService::Read(grpc::CallbackServerContext* context,
                                              const block::v1::ReadRequest* request,
                                              block::v1::ReadResponse* response) {
-  return OnBlockDriver(*registry_, context,
-                       [request, response](BlockProtocol& protocol, UnaryFinisher finisher) {
-                         auto bytes = InlineBytes(protocol.Info(), request->length_blocks());
-                         if (!bytes) {
-                           finisher.Finish(ToStatus(bytes.error()));
-                           return;
-                         }
-                         response->mutable_data()->resize(*bytes);
-                         SubmitChecked(protocol,
-                                       {.op = BlockOp::kRead,
-                                        .offset_blocks = request->offset_blocks(),
-                                        .length_blocks = request->length_blocks(),
-                                        .data = SpanOf(*response->mutable_data())},
-                                       std::move(finisher));
-                       });
+  return OnServingDriver<BlockProtocol>(
+      *registry_, context,
+      [request, response](BlockProtocol& protocol, const Caller&, UnaryFinisher finisher) {
+        auto bytes = InlineBytes(protocol.Info(), request->length_blocks());
+        if (!bytes) {
+          finisher.Finish(ToStatus(bytes.error()));
+          return;
+        }
+        response->mutable_data()->resize(*bytes);
+        SubmitChecked(protocol,
+                      {.op = BlockOp::kRead,
+                       .offset_blocks = request->offset_blocks(),
+                       .length_blocks = request->length_blocks(),
+                       .data = SpanOf(*response->mutable_data())},
+                      std::move(finisher));
+      });
 }
 
 grpc::ServerUnaryReactor* BlockService::Write(grpc::CallbackServerContext* context,
                                               const block::v1::WriteRequest* request,
                                               block::v1::WriteResponse*) {
-  return OnBlockDriver(*registry_, context,
-                       [request](BlockProtocol& protocol, UnaryFinisher finisher) {
-                         auto blocks = WriteBlocks(protocol.Info(), request->data().size());
-                         if (!blocks) {
-                           finisher.Finish(ToStatus(blocks.error()));
-                           return;
-                         }
-                         // The driver only reads a write's data.
-                         auto& data = const_cast<std::string&>(request->data());
-                         SubmitChecked(protocol,
-                                       {.op = BlockOp::kWrite,
-                                        .offset_blocks = request->offset_blocks(),
-                                        .length_blocks = *blocks,
-                                        .data = SpanOf(data),
-                                        .fua = request->fua()},
-                                       std::move(finisher));
-                       });
+  return OnServingDriver<BlockProtocol>(
+      *registry_, context,
+      [request](BlockProtocol& protocol, const Caller&, UnaryFinisher finisher) {
+        auto blocks = WriteBlocks(protocol.Info(), request->data().size());
+        if (!blocks) {
+          finisher.Finish(ToStatus(blocks.error()));
+          return;
+        }
+        // The driver only reads a write's data.
+        auto& data = const_cast<std::string&>(request->data());
+        SubmitChecked(protocol,
+                      {.op = BlockOp::kWrite,
+                       .offset_blocks = request->offset_blocks(),
+                       .length_blocks = *blocks,
+                       .data = SpanOf(data),
+                       .fua = request->fua()},
+                      std::move(finisher));
+      });
 }
 
 grpc::ServerUnaryReactor* BlockService::Flush(grpc::CallbackServerContext* context,
                                               const block::v1::FlushRequest*,
                                               block::v1::FlushResponse*) {
-  return OnBlockDriver(*registry_, context, [](BlockProtocol& protocol, UnaryFinisher finisher) {
-    SubmitChecked(protocol, {.op = BlockOp::kFlush}, std::move(finisher));
-  });
+  return OnServingDriver<BlockProtocol>(
+      *registry_, context, [](BlockProtocol& protocol, const Caller&, UnaryFinisher finisher) {
+        SubmitChecked(protocol, {.op = BlockOp::kFlush}, std::move(finisher));
+      });
 }
 
 grpc::ServerUnaryReactor* BlockService::Discard(grpc::CallbackServerContext* context,
                                                 const block::v1::DiscardRequest* request,
                                                 block::v1::DiscardResponse*) {
-  return OnBlockDriver(*registry_, context,
-                       [request](BlockProtocol& protocol, UnaryFinisher finisher) {
-                         SubmitChecked(protocol,
-                                       {.op = BlockOp::kDiscard,
-                                        .offset_blocks = request->offset_blocks(),
-                                        .length_blocks = request->length_blocks()},
-                                       std::move(finisher));
-                       });
+  return OnServingDriver<BlockProtocol>(
+      *registry_, context,
+      [request](BlockProtocol& protocol, const Caller&, UnaryFinisher finisher) {
+        SubmitChecked(protocol,
+                      {.op = BlockOp::kDiscard,
+                       .offset_blocks = request->offset_blocks(),
+                       .length_blocks = request->length_blocks()},
+                      std::move(finisher));
+      });
 }
 
 grpc::ServerUnaryReactor* BlockService::WriteZeroes(grpc::CallbackServerContext* context,
                                                     const block::v1::WriteZeroesRequest* request,
                                                     block::v1::WriteZeroesResponse*) {
-  return OnBlockDriver(*registry_, context,
-                       [request](BlockProtocol& protocol, UnaryFinisher finisher) {
-                         SubmitChecked(protocol,
-                                       {.op = BlockOp::kWriteZeroes,
-                                        .offset_blocks = request->offset_blocks(),
-                                        .length_blocks = request->length_blocks()},
-                                       std::move(finisher));
-                       });
+  return OnServingDriver<BlockProtocol>(
+      *registry_, context,
+      [request](BlockProtocol& protocol, const Caller&, UnaryFinisher finisher) {
+        SubmitChecked(protocol,
+                      {.op = BlockOp::kWriteZeroes,
+                       .offset_blocks = request->offset_blocks(),
+                       .length_blocks = request->length_blocks()},
+                      std::move(finisher));
+      });
 }
 
 // Block.Stream: reads requests, runs each on the driver's dispatcher, writes
@@ -346,7 +325,8 @@ class BlockStream final : public grpc::ServerBidiReactor<block::v1::BlockRequest
     const auto& shm = r.shm();
     TRELLIS_TRY(ValidateBlockInfo(info));
     TRELLIS_ASSIGN_OR_RETURN(op.region, registry.FindRegion(token, shm.region_id()));
-    TRELLIS_ASSIGN_OR_RETURN(std::span<std::byte> bytes, op.region->Slice(shm.offset(), shm.length()));
+    TRELLIS_ASSIGN_OR_RETURN(std::span<std::byte> bytes,
+                             op.region->Slice(shm.offset(), shm.length()));
     switch (r.op_case()) {
       case block::v1::BlockRequest::kRead: {
         uint64_t want = uint64_t{r.read().length_blocks()} * info.block_size;

@@ -153,7 +153,7 @@ bool SharedMemoryServer::Serve(int fd, Connection& connection) {
     return refuse(ErrorCode::kInvalidArgument,
                   "message too large: send a token of at most 256 bytes and one fd");
   }
-  if (n == 0 || received.size() != 1) {
+  if (received.size() != 1) {
     return refuse(ErrorCode::kInvalidArgument,
                   "send the token with exactly one memfd (SCM_RIGHTS); got " +
                       std::to_string(received.size()) + " fds");
