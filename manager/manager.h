@@ -199,6 +199,9 @@ class Manager final : private power::Platform {
                     CallDone done) override;
   void ArmWakeAlarm(std::chrono::milliseconds after,
                     std::move_only_function<void(Result<void>)> done) override;
+  // Arms the alarm `grant` gives access to, `after` from now, as a wake alarm.
+  void CommandAlarm(ClientGrant grant, std::chrono::milliseconds after,
+                    std::move_only_function<void(Result<void>)> done);
   void PowerEvent(const power::v1::PowerEvent& event) override;
   // The host running `target`'s driver, if it still does.
   HostRecord* LiveHostOf(const power::Target& target);

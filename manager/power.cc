@@ -223,57 +223,42 @@ void Manager::ArmWakeAlarm(std::chrono::milliseconds after,
   }
   // The manager is the alarm's client, with a token of its own (revoked
   // with the node like any client token).
-  std::string token = NewToken();
-  client_tokens_[token] = {alarm->path(), kDeviceProtocol, host->second->id};
-  host::v1::GrantAccessRequest grant;
-  grant.set_token(token);
-  grant.set_node_path(alarm->path());
-  grant.set_protocol(kDeviceProtocol);
-  grant.set_client_id(next_client_++);
-  grant.set_uid(getuid());
-  grant.set_gid(getgid());
-  grant.set_pid(static_cast<uint32_t>(getpid()));
-  auto* stub = host->second->stub.get();
-  std::string endpoint = host->second->endpoint;
-  BeginWork();
-  rpc::CallAsync<host::v1::GrantAccessRequest, host::v1::GrantAccessResponse>(
-      5000ms, std::move(grant),
-      [stub](auto* ctx, auto* req, auto* resp, auto cb) {
-        stub->async()->GrantAccess(ctx, req, resp, std::move(cb));
-      },
-      [this, token, endpoint, after, done = std::move(done)](
-          grpc::Status status, host::v1::GrantAccessResponse) mutable {
-        if (!status.ok()) {
-          auto posted = dispatcher_.Post([this, done = std::move(done), status]() mutable {
-            done(Fail(rpc::FromStatus(status, "granting the manager access to the alarm")));
-            EndWork();
-          });
-          if (!posted) EndWork();
-          return;
-        }
-        auto channel = grpc::CreateChannel(endpoint, grpc::InsecureChannelCredentials());
-        auto device = std::shared_ptr<device::v1::Device::Stub>(device::v1::Device::NewStub(channel));
-        device::v1::CommandRequest command;
-        command.set_minor_num(kAlarmArmMinor);
-        command.set_arg1(static_cast<uint64_t>(after.count()));
-        command.set_arg2(1);  // Wake the system.
-        rpc::CallAsync<device::v1::CommandRequest, device::v1::CommandResponse>(
-            5000ms, std::move(command),
-            [device, token](auto* ctx, auto* req, auto* resp, auto cb) {
-              ctx->AddMetadata("trellis-token", token);
-              device->async()->Command(ctx, req, resp, std::move(cb));
-            },
-            [this, device, token, done = std::move(done)](
-                grpc::Status status, device::v1::CommandResponse response) mutable {
-              auto posted = dispatcher_.Post([this, device, token, done = std::move(done), status,
-                                              id = response.value()]() mutable {
-                if (status.ok()) armed_alarm_ = ArmedAlarm{device, token, id};
-                done(status.ok() ? Ok()
-                                 : Result<void>(Fail(rpc::FromStatus(status, "arming the alarm"))));
-                EndWork();
+  PeerCredentials self{.pid = getpid(), .uid = getuid(), .gid = getgid()};
+  GrantClient(alarm, alarm, kDeviceProtocol, self,
+              [this, after, done = std::move(done)](Result<ClientGrant> grant) mutable {
+                if (!grant) {
+                  done(Fail(grant.error().WithContext("granting the manager access to the alarm")));
+                  return;
+                }
+                CommandAlarm(std::move(*grant), after, std::move(done));
               });
-              if (!posted) EndWork();
-            });
+}
+
+void Manager::CommandAlarm(ClientGrant grant, std::chrono::milliseconds after,
+                           std::move_only_function<void(Result<void>)> done) {
+  auto channel = grpc::CreateChannel(grant.endpoint, grpc::InsecureChannelCredentials());
+  auto device = std::shared_ptr<device::v1::Device::Stub>(device::v1::Device::NewStub(channel));
+  device::v1::CommandRequest command;
+  command.set_minor_num(kAlarmArmMinor);
+  command.set_arg1(static_cast<uint64_t>(after.count()));
+  command.set_arg2(1);  // Wake the system.
+  BeginWork();
+  rpc::CallAsync<device::v1::CommandRequest, device::v1::CommandResponse>(
+      5000ms, std::move(command),
+      [device, token = grant.token](auto* ctx, auto* req, auto* resp, auto cb) {
+        ctx->AddMetadata("trellis-token", token);
+        device->async()->Command(ctx, req, resp, std::move(cb));
+      },
+      [this, device, token = grant.token, done = std::move(done)](
+          grpc::Status status, device::v1::CommandResponse response) mutable {
+        auto posted = dispatcher_.Post([this, device, token, done = std::move(done), status,
+                                        id = response.value()]() mutable {
+          if (status.ok()) armed_alarm_ = ArmedAlarm{device, token, id};
+          done(status.ok() ? Ok()
+                           : Result<void>(Fail(rpc::FromStatus(status, "arming the alarm"))));
+          EndWork();
+        });
+        if (!posted) EndWork();
       });
 }
 
