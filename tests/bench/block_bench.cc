@@ -31,6 +31,7 @@
 #include "manager/manager.h"
 #include "runtime/mutex.h"
 #include "runtime/runtime.h"
+#include "tests/bench/bench_manager.h"
 #include "tools/client/shared_memory.h"
 #include "trellis/block/v1/block.grpc.pb.h"
 
@@ -251,30 +252,8 @@ class HostRig {
         << R"({"key": "block.path", "string_value": ")" << TestFile::Get().path() << R"("},)"
         << R"({"key": "block.direct", "bool_value": true},)"
         << R"({"key": "block.queue_depth", "int_value": 64}]}]})";
-    manager::ManagerOptions options;
-    options.board = dir_ / "board.json";
-    options.runtime_dir = dir_ / "run";
-    options.host_binary = TRELLIS_HOST_BINARY;
-    options.log_events = false;
-    auto started = manager::Manager::Start(options);
-    if (!started) {
-      std::fprintf(stderr, "block_bench: %s\n", started.error().ToString().c_str());
-      std::abort();
-    }
-    manager_ = std::move(*started);
-    manager_->WaitForIdle(60s);
-    auto stub = manager::v1::DriverManager::NewStub(
-        grpc::CreateChannel(manager_->endpoint(), grpc::InsecureChannelCredentials()));
-    grpc::ClientContext context;
-    manager::v1::BindRequest bind;
-    bind.set_node_path("root.disk");
-    bind.set_protocol("trellis.block.v1.Block");
-    manager::v1::BindResponse bound;
-    grpc::Status status = stub->Bind(&context, bind, &bound);
-    if (!status.ok()) {
-      std::fprintf(stderr, "block_bench: Bind: %s\n", status.error_message().c_str());
-      std::abort();
-    }
+    manager_ = bench::StartManager(dir_, TRELLIS_HOST_BINARY);
+    auto bound = bench::Bind(*manager_, "root.disk", "trellis.block.v1.Block");
     endpoint_ = bound.endpoint();
     token_ = bound.token();
   }

@@ -16,6 +16,7 @@
 #include <thread>
 
 #include "manager/manager.h"
+#include "tests/bench/bench_manager.h"
 #include "trellis/device/v1/device.grpc.pb.h"
 #include "trellis/power/v1/power.grpc.pb.h"
 
@@ -78,28 +79,10 @@ class Rig {
     board << "]}]}";
     board.close();
 
-    manager::ManagerOptions options;
-    options.board = dir_ / "board.json";
-    options.runtime_dir = dir_ / "run";
-    options.host_binary = TRELLIS_HOST_BINARY;
-    options.log_events = false;
-    auto started = manager::Manager::Start(options);
-    if (!started) {
-      std::fprintf(stderr, "power_bench: %s\n", started.error().ToString().c_str());
-      std::abort();
-    }
-    manager_ = std::move(*started);
-    manager_->WaitForIdle(60s);
+    manager_ = bench::StartManager(dir_, TRELLIS_HOST_BINARY);
     auto channel = grpc::CreateChannel(manager_->endpoint(), grpc::InsecureChannelCredentials());
     power_ = power::v1::Power::NewStub(channel);
-    manager_stub_ = manager::v1::DriverManager::NewStub(channel);
-
-    grpc::ClientContext context;
-    manager::v1::BindRequest bind;
-    bind.set_node_path("root.sys.e0");
-    bind.set_protocol("trellis.device.v1.Device");
-    manager::v1::BindResponse bound;
-    if (!manager_stub_->Bind(&context, bind, &bound).ok()) std::abort();
+    auto bound = bench::Bind(*manager_, "root.sys.e0", "trellis.device.v1.Device");
     device_token_ = bound.token();
     device_ = device::v1::Device::NewStub(
         grpc::CreateChannel(bound.endpoint(), grpc::InsecureChannelCredentials()));
@@ -156,7 +139,6 @@ class Rig {
   fs::path dir_;
   std::unique_ptr<manager::Manager> manager_;
   std::unique_ptr<power::v1::Power::Stub> power_;
-  std::unique_ptr<manager::v1::DriverManager::Stub> manager_stub_;
   std::unique_ptr<device::v1::Device::Stub> device_;
   std::string device_token_;
 };
