@@ -3,12 +3,10 @@
 // the token from DriverManager.Bind; requests are validated against the
 // driver's BlockInfo and then run on the driver's dispatcher (inline when it
 // is idle, so an idle device costs no thread hand-off). While the driver is
-// suspended, requests wait and run after resume.
-//
-// Stream keeps up to kMaxStreamInFlight requests in the driver at once and
-// stops reading from the client past that (flow control through gRPC).
+// suspended, requests wait and run after resume. Stream is block_stream.h.
 #pragma once
 
+#include "runtime/host/block_stream.h"
 #include "runtime/host/host_registry.h"
 #include "trellis/block/v1/block.grpc.pb.h"
 
@@ -16,11 +14,6 @@ namespace trellis::host {
 
 class BlockService final : public trellis::block::v1::Block::CallbackService {
  public:
-  // Requests one stream keeps in the driver at once.
-  static constexpr size_t kMaxStreamInFlight = 256;
-  // Largest payload carried in a message (below gRPC's 4 MiB default).
-  static constexpr uint64_t kMaxInlinePayload = 4 * 1024 * 1024 - 64 * 1024;
-
   explicit BlockService(HostRegistry* registry) : registry_(registry) {}
 
   grpc::ServerUnaryReactor* GetInfo(grpc::CallbackServerContext* context,
@@ -41,8 +34,7 @@ class BlockService final : public trellis::block::v1::Block::CallbackService {
   grpc::ServerUnaryReactor* WriteZeroes(grpc::CallbackServerContext* context,
                                         const block::v1::WriteZeroesRequest* request,
                                         block::v1::WriteZeroesResponse* response) override;
-  grpc::ServerBidiReactor<block::v1::BlockRequest, block::v1::BlockResponse>* Stream(
-      grpc::CallbackServerContext* context) override;
+  BlockStreamReactor* Stream(grpc::CallbackServerContext* context) override;
 
  private:
   HostRegistry* registry_;

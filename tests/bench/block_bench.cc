@@ -3,7 +3,9 @@
 //
 //   Fio/depth:D        fio, ioengine=io_uring: the kernel's ceiling
 //   InProcess/depth:D  BlockFile, uring-block's engine, called in-process
-//   Grpc/depth:D       uring-block in a real host, Block.Stream, payload inline
+//   Grpc/depth:D       uring-block in a real host, Block.Stream, payload inline,
+//                      requests and completions batched per message
+//   GrpcPerMessage/depth:D  the same with one request per message
 //   Shm/depth:D        the same, payload in a shared memfd region
 //   GrpcEcho/depth:D   a raw gRPC streaming echo of 4 KiB messages over a Unix
 //                      socket: the transport's ceiling for Grpc
@@ -269,11 +271,15 @@ class HostRig {
   std::string token_;
 };
 
+// How a load sends its requests: every one the depth allows in one message
+// (as BlockClient does), or one message per request (the echo's shape).
+enum class Messages { kBatched, kOnePerRequest };
+
 // A closed loop on one Block.Stream: `depth` requests in flight, each
 // completion answered by the next request. `shm` (optional) gives each
 // slot its own 4 KiB of a shared region.
 Run StreamLoad(const std::string& endpoint, const std::string& token, int depth,
-               std::optional<uint64_t> shm_region, uint64_t blocks) {
+               std::optional<uint64_t> shm_region, uint64_t blocks, Messages messages) {
   auto stub = block::v1::Block::NewStub(
       grpc::CreateChannel(endpoint, grpc::InsecureChannelCredentials()));
   grpc::ClientContext context;
@@ -281,8 +287,9 @@ Run StreamLoad(const std::string& endpoint, const std::string& token, int depth,
   auto stream = stub->Stream(&context);
   std::mt19937_64 rng(3);
   std::vector<Clock::time_point> issued(depth);
-  auto send = [&](int slot) {
-    block::v1::BlockRequest request;
+  block::v1::BlockRequestBatch batch;
+  auto add = [&](int slot) {
+    block::v1::BlockRequest& request = *batch.add_requests();
     request.set_request_id(static_cast<uint64_t>(slot));
     request.mutable_read()->set_offset_blocks(rng() % blocks);
     request.mutable_read()->set_length_blocks(1);
@@ -292,21 +299,38 @@ Run StreamLoad(const std::string& endpoint, const std::string& token, int depth,
       request.mutable_shm()->set_length(kBlock);
     }
     issued[slot] = Clock::now();
-    return stream->Write(request);
+  };
+  // Sends what was added; returns how many requests went out.
+  auto send = [&]() -> int {
+    int n = batch.requests_size();
+    bool ok = n == 0 || stream->Write(batch);
+    batch.Clear();
+    return ok ? n : 0;
   };
   Run run;
   auto start = Clock::now();
   auto deadline = start + RunTime();
   int in_flight = 0;
-  for (int slot = 0; slot < depth; ++slot) in_flight += send(slot) ? 1 : 0;
-  block::v1::BlockResponse response;
-  while (in_flight > 0 && stream->Read(&response)) {
+  for (int slot = 0; slot < depth; ++slot) {
+    add(slot);
+    if (messages == Messages::kOnePerRequest) in_flight += send();
+  }
+  in_flight += send();
+  block::v1::BlockResponseBatch responses;
+  while (in_flight > 0 && stream->Read(&responses)) {
     auto now = Clock::now();
-    --in_flight;
-    if (response.code() != 0) std::abort();
-    int slot = static_cast<int>(response.request_id());
-    run.latencies_us.push_back(std::chrono::duration<double, std::micro>(now - issued[slot]).count());
-    if (now < deadline && send(slot)) ++in_flight;
+    for (const auto& response : responses.responses()) {
+      --in_flight;
+      if (response.code() != 0) std::abort();
+      int slot = static_cast<int>(response.request_id());
+      run.latencies_us.push_back(
+          std::chrono::duration<double, std::micro>(now - issued[slot]).count());
+      if (now < deadline) {
+        add(slot);
+        if (messages == Messages::kOnePerRequest) in_flight += send();
+      }
+    }
+    in_flight += send();
   }
   run.seconds = std::chrono::duration<double>(Clock::now() - start).count();
   stream->WritesDone();
@@ -318,7 +342,16 @@ void BM_Grpc(benchmark::State& state) {
   auto& rig = HostRig::Get();
   for (auto _ : state) {
     StreamLoad(rig.endpoint(), rig.token(), static_cast<int>(state.range(0)), std::nullopt,
-               TestFile::Get().blocks())
+               TestFile::Get().blocks(), Messages::kBatched)
+        .Report(state);
+  }
+}
+
+void BM_GrpcPerMessage(benchmark::State& state) {
+  auto& rig = HostRig::Get();
+  for (auto _ : state) {
+    StreamLoad(rig.endpoint(), rig.token(), static_cast<int>(state.range(0)), std::nullopt,
+               TestFile::Get().blocks(), Messages::kOnePerRequest)
         .Report(state);
   }
 }
@@ -334,16 +367,20 @@ void BM_Shm(benchmark::State& state) {
     return;
   }
   for (auto _ : state) {
-    StreamLoad(rig.endpoint(), rig.token(), depth, *region, TestFile::Get().blocks()).Report(state);
+    StreamLoad(rig.endpoint(), rig.token(), depth, *region, TestFile::Get().blocks(),
+               Messages::kBatched)
+        .Report(state);
   }
 }
 
 // ---- The transport's ceiling: a raw gRPC streaming echo ----
 
-// Answers every request at once with a 4 KiB payload, reading ahead while
-// writes are in flight (as the host's Block.Stream does).
+// Answers every message at once with one message holding a 4 KiB payload
+// per request, reading ahead while writes are in flight (as the host's
+// Block.Stream does). Fed one request per message, it is the raw echo of
+// 4 KiB messages.
 class EchoStream final
-    : public grpc::ServerBidiReactor<block::v1::BlockRequest, block::v1::BlockResponse> {
+    : public grpc::ServerBidiReactor<block::v1::BlockRequestBatch, block::v1::BlockResponseBatch> {
  public:
   EchoStream() : payload_(kBlock, 'e') { StartRead(&in_); }
 
@@ -354,10 +391,13 @@ class EchoStream final
       MaybeFinishLocked();
       return;
     }
-    block::v1::BlockResponse response;
-    response.set_request_id(in_.request_id());
-    response.set_data(payload_);
-    out_.push_back(std::move(response));
+    block::v1::BlockResponseBatch responses;
+    for (const auto& request : in_.requests()) {
+      auto* response = responses.add_responses();
+      response->set_request_id(request.request_id());
+      response->set_data(payload_);
+    }
+    out_.push_back(std::move(responses));
     WriteNextLocked();
     StartRead(&in_);
   }
@@ -385,16 +425,16 @@ class EchoStream final
   }
 
   const std::string payload_;
-  block::v1::BlockRequest in_;
+  block::v1::BlockRequestBatch in_;
   Mutex mu_;
-  std::deque<block::v1::BlockResponse> out_ TRELLIS_GUARDED_BY(mu_);
+  std::deque<block::v1::BlockResponseBatch> out_ TRELLIS_GUARDED_BY(mu_);
   bool writing_ TRELLIS_GUARDED_BY(mu_) = false;
   bool reads_done_ TRELLIS_GUARDED_BY(mu_) = false;
   bool finished_ TRELLIS_GUARDED_BY(mu_) = false;
 };
 
 class EchoService final : public block::v1::Block::CallbackService {
-  grpc::ServerBidiReactor<block::v1::BlockRequest, block::v1::BlockResponse>* Stream(
+  grpc::ServerBidiReactor<block::v1::BlockRequestBatch, block::v1::BlockResponseBatch>* Stream(
       grpc::CallbackServerContext*) override {
     return new EchoStream();
   }
@@ -410,7 +450,8 @@ void BM_GrpcEcho(benchmark::State& state) {
   builder.RegisterService(&service);
   auto server = builder.BuildAndStart();
   for (auto _ : state) {
-    StreamLoad("unix:" + socket, "", static_cast<int>(state.range(0)), std::nullopt, 1)
+    StreamLoad("unix:" + socket, "", static_cast<int>(state.range(0)), std::nullopt, 1,
+               Messages::kOnePerRequest)
         .Report(state);
   }
   server->Shutdown(std::chrono::system_clock::now() + 1s);
@@ -421,6 +462,7 @@ void BM_GrpcEcho(benchmark::State& state) {
 BENCHMARK(BM_Fio) DEPTHS;
 BENCHMARK(BM_InProcess) DEPTHS;
 BENCHMARK(BM_Grpc) DEPTHS;
+BENCHMARK(BM_GrpcPerMessage) DEPTHS;
 BENCHMARK(BM_Shm) DEPTHS;
 BENCHMARK(BM_GrpcEcho) DEPTHS;
 

@@ -12,6 +12,7 @@
 #include <future>
 #include <thread>
 #include <random>
+#include <set>
 
 #include "tests/integration/testing/block_stream.h"
 #include "tests/integration/testing/manager_fixture.h"
@@ -24,7 +25,9 @@ namespace {
 
 namespace fs = std::filesystem;
 using block::v1::BlockRequest;
+using block::v1::BlockRequestBatch;
 using block::v1::BlockResponse;
+using block::v1::BlockResponseBatch;
 
 std::string Manifest() {
   std::ifstream in(fs::path(TRELLIS_SOURCE_DIR) / "manifests/drivers/uring-block.json");
@@ -82,17 +85,32 @@ class BlockTest : public ManagerFixture {
     return status;
   }
 
-  // Sends `requests` on one Stream and returns the responses by request id.
-  std::map<uint64_t, BlockResponse> StreamAll(const std::vector<BlockRequest>& requests) {
+  // Sends `requests` on one Stream, one message each, and returns the
+  // responses by request id (RunStream sends batches).
+  std::map<uint64_t, BlockResponse> StreamAll(const std::vector<BlockRequest>& requests,
+                                              grpc::Status* status_out = nullptr) {
     auto context = WithToken(token_, std::chrono::seconds(30));
     auto stream = block_->Stream(context.get());
-    for (const auto& request : requests) EXPECT_TRUE(stream->Write(request));
+    for (const auto& request : requests) {
+      BlockRequestBatch batch;
+      *batch.add_requests() = request;
+      EXPECT_TRUE(stream->Write(batch));
+    }
     stream->WritesDone();
     std::map<uint64_t, BlockResponse> responses;
-    BlockResponse response;
-    while (stream->Read(&response)) responses[response.request_id()] = response;
+    BlockResponseBatch batch;
+    while (stream->Read(&batch)) {
+      for (const auto& response : batch.responses()) {
+        EXPECT_FALSE(responses.contains(response.request_id())) << response.request_id();
+        responses[response.request_id()] = response;
+      }
+    }
     grpc::Status status = stream->Finish();
-    EXPECT_TRUE(status.ok()) << status.error_message();
+    if (status_out != nullptr) {
+      *status_out = status;
+    } else {
+      EXPECT_TRUE(status.ok()) << status.error_message();
+    }
     return responses;
   }
 
@@ -148,6 +166,38 @@ TEST_F(BlockTest, TenThousandRandomStreamedWritesAndReadsAtDepth32Verify) {
   EXPECT_EQ(check.completed, 10'000);
   EXPECT_EQ(check.failures, 0);
   EXPECT_EQ(check.mismatches, 0);
+}
+
+TEST_F(BlockTest, StreamRefusesAnOversizedBatchAfterAnsweringEverythingBeforeIt) {
+  StartDisk(1 << 20);
+  auto context = WithToken(token_, std::chrono::seconds(30));
+  auto stream = block_->Stream(context.get());
+  BlockRequestBatch first;
+  for (uint64_t id = 0; id < 4; ++id) {
+    auto* read = first.add_requests();
+    read->set_request_id(id);
+    read->mutable_read()->set_offset_blocks(id);
+    read->mutable_read()->set_length_blocks(1);
+  }
+  ASSERT_TRUE(stream->Write(first));
+  BlockRequestBatch oversized;
+  for (uint64_t id = 100; id < 100 + 257; ++id) {
+    oversized.add_requests()->set_request_id(id);
+  }
+  (void)stream->Write(oversized);  // The host may already have ended the call.
+  stream->WritesDone();
+  std::set<uint64_t> answered;
+  BlockResponseBatch batch;
+  while (stream->Read(&batch)) {
+    for (const auto& response : batch.responses()) {
+      EXPECT_EQ(response.code(), 0) << response.message();
+      answered.insert(response.request_id());
+    }
+  }
+  grpc::Status status = stream->Finish();
+  EXPECT_EQ(status.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+  EXPECT_THAT(status.error_message(), ::testing::HasSubstr("257 requests"));
+  EXPECT_EQ(answered, (std::set<uint64_t>{0, 1, 2, 3}));
 }
 
 TEST_F(BlockTest, DirectIoStreamVerifies) {

@@ -131,6 +131,15 @@ Result<void> BlockClient::RunPipelined(const PipelineOptions& options, const Nex
   bool more = true;
   bool broken = false;  // The stream failed; Finish says why.
   Result<void> outcome = Ok();
+  // Every request that fits goes out in one message, as block.proto allows.
+  block::v1::BlockRequestBatch batch;
+  uint64_t batch_bytes = 0;
+  auto send = [&] {
+    bool ok = batch.requests_size() == 0 || stream->Write(batch);
+    batch.Clear();
+    batch_bytes = 0;
+    return ok;
+  };
   while (!broken && outcome) {
     while (more && sent.size() < options.depth) {
       std::optional<block::v1::BlockRequest> request = next();
@@ -138,33 +147,45 @@ Result<void> BlockClient::RunPipelined(const PipelineOptions& options, const Nex
         more = false;
         break;
       }
+      uint64_t bytes = request->write().data().size();
+      if (batch.requests_size() == kMaxRequestsPerMessage ||
+          (batch_bytes + bytes > kMaxBlockPayload && batch.requests_size() > 0)) {
+        if (!send()) {
+          broken = true;
+          break;
+        }
+      }
       request->set_request_id(next_id);
       sent.emplace(next_id++, Clock::now());
-      if (!stream->Write(*request)) {
-        broken = true;
-        break;
-      }
+      *batch.add_requests() = std::move(*request);
+      batch_bytes += bytes;
     }
-    if (broken || sent.empty()) break;
-    block::v1::BlockResponse response;
-    if (!stream->Read(&response)) {
+    if (broken || !send()) {
       broken = true;
       break;
     }
-    auto it = sent.find(response.request_id());
-    if (it == sent.end()) {
-      outcome = Fail(ErrorCode::kInternal, "Block.Stream answered request " +
-                                               std::to_string(response.request_id()) +
-                                               ", which was not in flight");
-      context.TryCancel();
+    if (sent.empty()) break;
+    block::v1::BlockResponseBatch responses;
+    if (!stream->Read(&responses)) {
+      broken = true;
       break;
     }
-    auto latency = Clock::now() - it->second;
-    sent.erase(it);
-    done(response, latency);
+    for (const auto& response : responses.responses()) {
+      auto it = sent.find(response.request_id());
+      if (it == sent.end()) {
+        outcome = Fail(ErrorCode::kInternal, "Block.Stream answered request " +
+                                                 std::to_string(response.request_id()) +
+                                                 ", which was not in flight");
+        context.TryCancel();
+        break;
+      }
+      auto latency = Clock::now() - it->second;
+      sent.erase(it);
+      done(response, latency);
+    }
   }
   if (broken || !outcome) {
-    block::v1::BlockResponse unread;
+    block::v1::BlockResponseBatch unread;
     while (stream->Read(&unread)) {  // Finish wants every message read first.
     }
   } else {

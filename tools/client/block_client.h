@@ -60,6 +60,9 @@ class BlockClient {
  public:
   // The protocol name to pass to ManagerClient::Bind.
   static constexpr std::string_view kProtocol = "trellis.block.v1.Block";
+  // Requests one Block.Stream message may carry (block.proto); its write
+  // payload stays within kMaxBlockPayload too.
+  static constexpr int kMaxRequestsPerMessage = 256;
 
   // Connects to binding.endpoint; later calls send binding.token. Blocks up
   // to options.timeout (at most 5 s) for the connection.
@@ -111,7 +114,8 @@ class BlockClient {
 
   // Runs one Block.Stream keeping up to options.depth requests from `next`
   // in flight, until `next` has no more and every request was answered.
-  // Calls `next` and `done` on the calling thread. Blocks. A failed request
+  // Requests go out in batches: all that fit the depth after each message
+  // of completions. Calls `next` and `done` on the calling thread. Blocks. A failed request
   // is a response with a non-zero code, not an error here.
   // Errors: kInvalidArgument for a depth of 0; the stream's status if it
   // broke (kUnavailable, kDeadlineExceeded past options.timeout, ...);

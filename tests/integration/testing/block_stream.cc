@@ -15,7 +15,9 @@
 namespace trellis::testing {
 
 using block::v1::BlockRequest;
+using block::v1::BlockRequestBatch;
 using block::v1::BlockResponse;
+using block::v1::BlockResponseBatch;
 
 std::string Pattern(size_t size, int seed) {
   std::string data(size, '\0');
@@ -38,11 +40,12 @@ StreamCheck RunStream(block::v1::Block::Stub* stub, const std::string& token, ui
   int issued = 0;
   auto bytes = [&](int seed, uint64_t block) { return Pattern(block_size, seed * 31 + int(block)); };
   while (check.completed < ops) {
+    BlockRequestBatch batch;  // Every request the depth allows, in one message.
     while (issued < ops && static_cast<int>(outstanding.size()) < depth) {
       uint64_t block = rng() % blocks;
       if (busy[block]) continue;
       busy[block] = true;
-      BlockRequest request;
+      BlockRequest& request = *batch.add_requests();
       request.set_request_id(static_cast<uint64_t>(issued));
       if (rng() % 2 == 0) {
         request.mutable_write()->set_offset_blocks(block);
@@ -54,29 +57,31 @@ StreamCheck RunStream(block::v1::Block::Stub* stub, const std::string& token, ui
         outstanding[request.request_id()] = {block, -2};
       }
       ++issued;
-      if (!stream->Write(request)) return check;
     }
-    BlockResponse response;
-    if (!stream->Read(&response)) break;
-    auto it = outstanding.find(response.request_id());
-    if (it == outstanding.end()) {
-      ++check.mismatches;  // An id answered twice or never asked.
-      continue;
+    if (batch.requests_size() > 0 && !stream->Write(batch)) return check;
+    BlockResponseBatch responses;
+    if (!stream->Read(&responses)) break;
+    for (const BlockResponse& response : responses.responses()) {
+      auto it = outstanding.find(response.request_id());
+      if (it == outstanding.end()) {
+        ++check.mismatches;  // An id answered twice or never asked.
+        continue;
+      }
+      auto [block, seed] = it->second;
+      outstanding.erase(it);
+      busy[block] = false;
+      ++check.completed;
+      if (response.code() != 0) {
+        ++check.failures;
+      } else if (seed >= 0) {
+        expected[block] = seed;
+      } else {
+        std::string want = expected[block] < 0 ? std::string(block_size, '\0')
+                                               : bytes(expected[block], block);
+        if (response.data() != want) ++check.mismatches;
+      }
+      if (after_completion) after_completion(check.completed);
     }
-    auto [block, seed] = it->second;
-    outstanding.erase(it);
-    busy[block] = false;
-    ++check.completed;
-    if (response.code() != 0) {
-      ++check.failures;
-    } else if (seed >= 0) {
-      expected[block] = seed;
-    } else {
-      std::string want = expected[block] < 0 ? std::string(block_size, '\0')
-                                             : bytes(expected[block], block);
-      if (response.data() != want) ++check.mismatches;
-    }
-    if (after_completion) after_completion(check.completed);
   }
   stream->WritesDone();
   grpc::Status status = stream->Finish();
