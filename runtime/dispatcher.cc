@@ -1,6 +1,7 @@
 #include "runtime/dispatcher.h"
 
 #include "runtime/internal/dispatcher_core.h"
+#include "runtime/reactor.h"
 #include "runtime/runtime.h"
 
 namespace trellis {
@@ -24,6 +25,8 @@ Result<void> UnownedDispatcher::RunOrPost(Task task) const {
     // The task may destroy this handle (and its owner); the visit keeps
     // the core alive until it has settled.
     auto core = core_;
+    // What the visit submits to io_uring goes in at its end, together.
+    Reactor::SubmitBatch batch(core->reactor());
     task();
     task = nullptr;  // Captures die inside the visit, like a posted task's.
     // What the task posted here runs here too, for a few rounds: a foreign

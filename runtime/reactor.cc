@@ -23,6 +23,8 @@ constexpr uint64_t kCancelTag = 1;
 constexpr uint64_t kWakeTag = 2;
 
 [[gnu::tls_model("initial-exec")]] thread_local const Reactor* tls_reactor = nullptr;
+// The reactor this thread's SubmitBatch defers submissions to, if any.
+[[gnu::tls_model("initial-exec")]] thread_local const Reactor* tls_batching = nullptr;
 
 __kernel_timespec ToTimespec(Clock::time_point deadline) {
   auto ns = std::chrono::duration_cast<std::chrono::nanoseconds>(deadline.time_since_epoch());
@@ -37,7 +39,7 @@ __kernel_timespec ToTimespec(Clock::time_point deadline) {
 
 // A completion taken from the CQ under the lock, delivered outside it.
 struct Reactor::Ready {
-  CompletionHandler handler;  // Empty if the operation was dropped.
+  CompletionHandler handler;   // Empty if the operation was dropped.
   DispatcherCore* dispatcher;  // Alive until its OpsFinished.
   Completion completion;
   bool system = false;  // Deliver as a system task.
@@ -69,8 +71,8 @@ Result<void> Reactor::Init(ReactorOptions options) {
   probe_ = io_uring_get_probe_ring(&ring_);
   sq_entries_ = params.sq_entries;
   unsigned cq_entries = params.cq_entries;
-  max_in_flight_ = options.max_in_flight == 0 ? cq_entries
-                                               : std::min(options.max_in_flight, cq_entries);
+  max_in_flight_ =
+      options.max_in_flight == 0 ? cq_entries : std::min(options.max_in_flight, cq_entries);
   thread_ = std::thread([this] {
     pthread_setname_np(pthread_self(), "trellis-reactor");
     tls_reactor = this;
@@ -234,7 +236,8 @@ Result<Operation> Reactor::SubmitInternal(const io_uring_sqe& sqe, CompletionHan
                 "set SubmitOptions::dispatcher");
   }
   TRELLIS_TRY(core->OpStarted(), "while submitting an io_uring operation");
-  bool defer = !options.eager && (IsReactorThread() || (defer_pred_ && defer_pred_(defer_arg_)));
+  bool defer = !options.eager && (IsReactorThread() || tls_batching == this ||
+                                  (defer_pred_ && defer_pred_(defer_arg_)));
   OpState* op = nullptr;
   uint64_t id = 0;
   {
@@ -290,7 +293,7 @@ Result<Operation> Reactor::FdReady(int fd, short events, CompletionHandler handl
 
 Result<Operation> Reactor::SocketReady(int fd, short events, CompletionHandler handler,
                                        SubmitOptions options) {
-  struct stat st{};
+  struct stat st {};
   if (fstat(fd, &st) != 0) return FailErrno(errno, "fstat of fd " + std::to_string(fd));
   if (!S_ISSOCK(st.st_mode)) {
     return Fail(ErrorCode::kInvalidArgument, "fd " + std::to_string(fd) + " is not a socket");
@@ -312,8 +315,8 @@ Result<Operation> Reactor::Wait(int fd, size_t read_size, CompletionHandler hand
   return Submit(sqe, std::move(handler), std::move(options));
 }
 
-Result<Operation> Reactor::Read(int fd, uint64_t offset, IoBuffer buffer,
-                                CompletionHandler handler, SubmitOptions options) {
+Result<Operation> Reactor::Read(int fd, uint64_t offset, IoBuffer buffer, CompletionHandler handler,
+                                SubmitOptions options) {
   io_uring_sqe sqe{};
   io_uring_prep_read(&sqe, fd, buffer.data(), static_cast<unsigned>(buffer.size()), offset);
   options.buffer = std::move(buffer);
@@ -326,6 +329,16 @@ Result<Operation> Reactor::Write(int fd, uint64_t offset, IoBuffer buffer,
   io_uring_prep_write(&sqe, fd, buffer.data(), static_cast<unsigned>(buffer.size()), offset);
   options.buffer = std::move(buffer);
   return Submit(sqe, std::move(handler), std::move(options));
+}
+
+Reactor::SubmitBatch::SubmitBatch(Reactor* reactor) : reactor_(reactor), outer_(tls_batching) {
+  if (reactor_ != nullptr) tls_batching = reactor_;
+}
+
+Reactor::SubmitBatch::~SubmitBatch() {
+  if (reactor_ == nullptr) return;
+  tls_batching = outer_;
+  reactor_->Flush();
 }
 
 void Reactor::Flush() {
@@ -390,7 +403,8 @@ void Reactor::Deliver(std::vector<Ready>& ready, bool allow_inline) {
     DispatcherCore* core = ready[begin].dispatcher;
     bool system = ready[begin].system;
     size_t end = begin;
-    while (end < ready.size() && ready[end].dispatcher == core && ready[end].system == system) ++end;
+    while (end < ready.size() && ready[end].dispatcher == core && ready[end].system == system)
+      ++end;
     if (system) {
       DeliverSystem(core, ready, begin, end, allow_inline);
     } else {

@@ -122,6 +122,24 @@ class Reactor {
   // the runtime; cheap (one atomic load) when nothing is prepared.
   void Flush();
 
+  // While one lives, this thread's submissions to `reactor` (null: none)
+  // are prepared but not submitted; its destructor submits them together
+  // (one io_uring_enter, and one doorbell for a plugged block queue). Pool
+  // workers and the reactor thread batch every turn already; a thread from
+  // outside the runtime that visits an idle dispatcher inline
+  // (UnownedDispatcher::RunOrPost) batches its visit with one.
+  class SubmitBatch {
+   public:
+    explicit SubmitBatch(Reactor* reactor);
+    ~SubmitBatch();
+    SubmitBatch(const SubmitBatch&) = delete;
+    SubmitBatch& operator=(const SubmitBatch&) = delete;
+
+   private:
+    Reactor* const reactor_;
+    const Reactor* const outer_;  // The batch this one nests in, if any.
+  };
+
   ReactorStats stats() const;
   // The ring's registered file and buffer tables.
   FixedResources& fixed() { return *fixed_; }

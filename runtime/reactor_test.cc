@@ -11,6 +11,7 @@
 #include <cstring>
 #include <future>
 #include <memory>
+#include <thread>
 #include <vector>
 
 #include "runtime/dispatcher.h"
@@ -327,6 +328,56 @@ TEST_F(ReactorTest, SubmittingFromOutsideTheRuntimeNamesTheDispatcher) {
   auto f = done.get_future();
   ASSERT_TRUE(WaitFor(f));
   EXPECT_EQ(f.get(), "test");
+}
+
+TEST_F(ReactorTest, SubmitBatchEntersTheKernelOnceForAllItsSubmissions) {
+  std::atomic<int> completed{0};
+  std::promise<void> all;
+  auto count = [&](Completion) {
+    if (++completed == 8) all.set_value();
+  };
+  std::vector<Operation> ops;
+  uint64_t before = reactor().stats().enters;
+  {
+    Reactor::SubmitBatch batch(&reactor());
+    for (int i = 0; i < 8; ++i) {
+      io_uring_sqe sqe{};
+      io_uring_prep_nop(&sqe);
+      auto r = reactor().Submit(sqe, count, On());
+      ASSERT_TRUE(r.has_value());
+      ops.push_back(std::move(*r));
+    }
+    EXPECT_EQ(reactor().stats().enters, before);  // Prepared, not submitted.
+  }
+  EXPECT_EQ(reactor().stats().enters, before + 1);
+  EXPECT_TRUE(WaitFor(all.get_future()));
+}
+
+TEST_F(ReactorTest, InlineVisitFromOutsideTheRuntimeSubmitsOnceAtItsEnd) {
+  std::atomic<int> completed{0};
+  std::promise<void> all;
+  auto count = [&](Completion) {
+    if (++completed == 8) all.set_value();
+  };
+  std::vector<Operation> ops;
+  uint64_t before = reactor().stats().enters;
+  uint64_t during = 0;
+  std::thread::id ran_on;
+  ASSERT_TRUE(dispatcher_.borrow().RunOrPost([&] {
+    ran_on = std::this_thread::get_id();
+    for (int i = 0; i < 8; ++i) {
+      io_uring_sqe sqe{};
+      io_uring_prep_nop(&sqe);
+      auto r = reactor().Submit(sqe, count);
+      ASSERT_TRUE(r.has_value());
+      ops.push_back(std::move(*r));
+    }
+    during = reactor().stats().enters;
+  }));
+  ASSERT_EQ(ran_on, std::this_thread::get_id());  // The dispatcher was idle: inline.
+  EXPECT_EQ(during, before);
+  EXPECT_EQ(reactor().stats().enters, before + 1);
+  EXPECT_TRUE(WaitFor(all.get_future()));
 }
 
 TEST_F(ReactorTest, ShutdownCancelsInFlightOperationsBeforeTheObserverFires) {

@@ -51,7 +51,8 @@ double EnvDouble(const char* name, double fallback) {
 }
 
 std::chrono::nanoseconds RunTime() {
-  return std::chrono::nanoseconds(static_cast<int64_t>(EnvDouble("TRELLIS_BENCH_SECONDS", 3) * 1e9));
+  return std::chrono::nanoseconds(
+      static_cast<int64_t>(EnvDouble("TRELLIS_BENCH_SECONDS", 3) * 1e9));
 }
 
 // Latencies of one run, and how it is reported.
@@ -94,7 +95,8 @@ class TestFile {
     std::mt19937_64 rng(1);
     for (auto& c : chunk) c = static_cast<char>(rng());
     for (uint64_t written = 0; written < blocks_ * kBlock; written += chunk.size()) {
-      if (::write(fd, chunk.data(), chunk.size()) != static_cast<ssize_t>(chunk.size())) std::abort();
+      if (::write(fd, chunk.data(), chunk.size()) != static_cast<ssize_t>(chunk.size()))
+        std::abort();
     }
     ::fsync(fd);
     ::close(fd);
@@ -111,8 +113,8 @@ void BM_Fio(benchmark::State& state) {
   for (auto _ : state) {
     std::string command = "fio --name=bench --filename=" + file.path() +
                           " --ioengine=io_uring --direct=1 --rw=randread --bs=4k --iodepth=" +
-                          std::to_string(state.range(0)) + " --time_based --runtime=" +
-                          std::to_string(static_cast<int>(seconds)) +
+                          std::to_string(state.range(0)) +
+                          " --time_based --runtime=" + std::to_string(static_cast<int>(seconds)) +
                           "s --norandommap --output-format=json 2>/dev/null";
     FILE* pipe = ::popen(command.c_str(), "r");
     if (pipe == nullptr) {
@@ -280,8 +282,8 @@ enum class Messages { kBatched, kOnePerRequest };
 // slot its own 4 KiB of a shared region.
 Run StreamLoad(const std::string& endpoint, const std::string& token, int depth,
                std::optional<uint64_t> shm_region, uint64_t blocks, Messages messages) {
-  auto stub = block::v1::Block::NewStub(
-      grpc::CreateChannel(endpoint, grpc::InsecureChannelCredentials()));
+  auto stub =
+      block::v1::Block::NewStub(grpc::CreateChannel(endpoint, grpc::InsecureChannelCredentials()));
   grpc::ClientContext context;
   context.AddMetadata("trellis-token", token);
   auto stream = stub->Stream(&context);
@@ -441,9 +443,9 @@ class EchoService final : public block::v1::Block::CallbackService {
 };
 
 void BM_GrpcEcho(benchmark::State& state) {
-  std::string socket = (fs::temp_directory_path() /
-                        ("trellis-echo-bench-" + std::to_string(::getpid()) + ".sock"))
-                           .string();
+  std::string socket =
+      (fs::temp_directory_path() / ("trellis-echo-bench-" + std::to_string(::getpid()) + ".sock"))
+          .string();
   EchoService service;
   grpc::ServerBuilder builder;
   builder.AddListeningPort("unix:" + socket, grpc::InsecureServerCredentials());

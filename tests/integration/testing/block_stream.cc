@@ -33,12 +33,14 @@ StreamCheck RunStream(block::v1::Block::Stub* stub, const std::string& token, ui
   context->set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(60));
   auto stream = stub->Stream(context.get());
   std::mt19937_64 rng(7);
-  std::vector<int> expected(blocks, -1);  // Seed of the last write, -1: zeroes.
+  std::vector<int> expected(blocks, -1);                     // Seed of the last write, -1: zeroes.
   std::map<uint64_t, std::pair<uint64_t, int>> outstanding;  // id → (block, seed or -2 for read)
   std::vector<bool> busy(blocks, false);
   StreamCheck check;
   int issued = 0;
-  auto bytes = [&](int seed, uint64_t block) { return Pattern(block_size, seed * 31 + int(block)); };
+  auto bytes = [&](int seed, uint64_t block) {
+    return Pattern(block_size, seed * 31 + int(block));
+  };
   while (check.completed < ops) {
     BlockRequestBatch batch;  // Every request the depth allows, in one message.
     while (issued < ops && static_cast<int>(outstanding.size()) < depth) {
@@ -76,8 +78,8 @@ StreamCheck RunStream(block::v1::Block::Stub* stub, const std::string& token, ui
       } else if (seed >= 0) {
         expected[block] = seed;
       } else {
-        std::string want = expected[block] < 0 ? std::string(block_size, '\0')
-                                               : bytes(expected[block], block);
+        std::string want =
+            expected[block] < 0 ? std::string(block_size, '\0') : bytes(expected[block], block);
         if (response.data() != want) ++check.mismatches;
       }
       if (after_completion) after_completion(check.completed);
@@ -106,9 +108,8 @@ StreamCheck RunStreamAcrossSuspends(const std::string& manager_endpoint,
           context.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(20));
           power::v1::SuspendRequest request;
           power::v1::SuspendResponse response;
-          auto done = std::async(std::launch::async, [&] {
-            return power->Suspend(&context, request, &response);
-          });
+          auto done = std::async(std::launch::async,
+                                 [&] { return power->Suspend(&context, request, &response); });
           // Resume as soon as it is suspended.
           for (;;) {
             grpc::ClientContext status_context;
