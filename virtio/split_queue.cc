@@ -180,13 +180,13 @@ bool SplitQueue::NeedsNotify() {
   // Our avail->idx store must be visible before we read the device's
   // suppression hint, or the device may go to sleep on an old index while we
   // skip the kick (section 2.7.13.4, step 2 then 3).
-  FullFence();
+  FenceAfterPublish(ring_.avail_idx());
   if (event_idx_) {
     // More than 2^16 - 1 adds between kicks wrap the index comparison.
     if (added >= 0xffff) return true;
-    return NeedEvent(LoadRelaxed(ring_.avail_event()), avail_idx_, old_idx);
+    return NeedEvent(LoadSeqCst(ring_.avail_event()), avail_idx_, old_idx);
   }
-  return (LoadRelaxed(ring_.used_flags()) & VIRTQ_USED_F_NO_NOTIFY) == 0;
+  return (LoadSeqCst(ring_.used_flags()) & VIRTQ_USED_F_NO_NOTIFY) == 0;
 }
 
 void SplitQueue::DisableCallbacks() {
@@ -205,15 +205,14 @@ bool SplitQueue::EnableCallbacks() {
   callbacks_enabled_ = true;
   if (broken_) return num_in_flight_ == 0;
   if (event_idx_) {
-    StoreRelaxed(ring_.used_event(), last_used_idx_);
+    StoreHint(ring_.used_event(), last_used_idx_);
   } else {
-    StoreRelaxed(ring_.avail_flags(), 0);
+    StoreHint(ring_.avail_flags(), 0);
   }
   // The hint above must be visible before we re-read used->idx: otherwise a
   // device that published an entry and then read the old hint sends nothing,
   // and we would sleep with that entry pending.
-  FullFence();
-  return LoadAcquire(ring_.used_idx()) == last_used_idx_;
+  return LoadSeqCst(ring_.used_idx()) == last_used_idx_;
 }
 
 void SplitQueue::MarkBroken(std::string reason) {
@@ -301,9 +300,8 @@ size_t SplitQueue::PollUsedImpl(CompletionRef fn) {
     // Keep the notification armed for the next entry, then re-check for one
     // that the device published before it could see the new used_event (see
     // EnableCallbacks). Each further round consumes at least one entry.
-    StoreRelaxed(ring_.used_event(), last_used_idx_);
-    FullFence();
-    if (LoadAcquire(ring_.used_idx()) == last_used_idx_) return calls;
+    StoreHint(ring_.used_event(), last_used_idx_);
+    if (LoadSeqCst(ring_.used_idx()) == last_used_idx_) return calls;
   }
 }
 

@@ -233,12 +233,12 @@ bool DeviceQueue::NeedsCall() {
   if (pushed == 0) return false;
   // Our used->idx store must be visible before we read the driver's hint
   // (the mirror of SplitQueue::NeedsNotify).
-  FullFence();
+  FenceAfterPublish(ring_.used_idx());
   if (event_idx_) {
     if (pushed >= 0xffff) return true;
-    return NeedEvent(LoadRelaxed(ring_.used_event()), used_idx_, old_idx);
+    return NeedEvent(LoadSeqCst(ring_.used_event()), used_idx_, old_idx);
   }
-  return (LoadRelaxed(ring_.avail_flags()) & VIRTQ_AVAIL_F_NO_INTERRUPT) == 0;
+  return (LoadSeqCst(ring_.avail_flags()) & VIRTQ_AVAIL_F_NO_INTERRUPT) == 0;
 }
 
 void DeviceQueue::DisableNotifications() {
@@ -253,14 +253,13 @@ void DeviceQueue::DisableNotifications() {
 bool DeviceQueue::EnableNotifications() {
   notifications_enabled_ = true;
   if (event_idx_) {
-    StoreRelaxed(ring_.avail_event(), last_avail_idx_);
+    StoreHint(ring_.avail_event(), last_avail_idx_);
   } else {
-    StoreRelaxed(ring_.used_flags(), 0);
+    StoreHint(ring_.used_flags(), 0);
   }
   // The hint must be visible before we re-read avail->idx (see
   // SplitQueue::EnableCallbacks).
-  FullFence();
-  return broken_ || LoadAcquire(ring_.avail_idx()) == last_avail_idx_;
+  return broken_ || LoadSeqCst(ring_.avail_idx()) == last_avail_idx_;
 }
 
 }  // namespace trellis::virtio
