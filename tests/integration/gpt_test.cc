@@ -11,6 +11,7 @@
 #include "drivers/gpt/testing/gpt_test_support.h"
 #include "drivers/gpt/testing/gpt_writer.h"
 #include "drivers/gpt/testing/sgdisk.h"
+#include "tests/integration/testing/block_calls.h"
 #include "tests/integration/testing/block_stream.h"
 #include "tests/integration/testing/manager_fixture.h"
 #include "trellis/block/v1/block.grpc.pb.h"
@@ -39,11 +40,6 @@ std::string PropertyString(const node::v1::NodeInfo& node, const std::string& ke
   }
   return "<none>";
 }
-
-struct BlockClient {
-  std::string token;
-  std::unique_ptr<block::v1::Block::Stub> stub;
-};
 
 class GptTest : public ManagerFixture {
  protected:
@@ -77,43 +73,7 @@ class GptTest : public ManagerFixture {
         << FindNode(kWholeDisk).value_or(node::v1::NodeInfo{}).DebugString();
   }
 
-  BlockClient Bind(const std::string& path) {
-    grpc::ClientContext context;
-    manager::v1::BindRequest request;
-    request.set_node_path(path);
-    request.set_protocol("trellis.block.v1.Block");
-    manager::v1::BindResponse response;
-    grpc::Status status = stub().Bind(&context, request, &response);
-    EXPECT_TRUE(status.ok()) << path << ": " << status.error_message();
-    return {response.token(), block::v1::Block::NewStub(grpc::CreateChannel(
-                                  response.endpoint(), grpc::InsecureChannelCredentials()))};
-  }
-
-  static grpc::Status Write(BlockClient& client, uint64_t offset, const std::string& data) {
-    block::v1::WriteRequest request;
-    request.set_offset_blocks(offset);
-    request.set_data(data);
-    block::v1::WriteResponse response;
-    return client.stub->Write(WithToken(client.token).get(), request, &response);
-  }
-
-  static grpc::Status Read(BlockClient& client, uint64_t offset, uint32_t blocks,
-                           std::string* data) {
-    block::v1::ReadRequest request;
-    request.set_offset_blocks(offset);
-    request.set_length_blocks(blocks);
-    block::v1::ReadResponse response;
-    grpc::Status status = client.stub->Read(WithToken(client.token).get(), request, &response);
-    *data = response.data();
-    return status;
-  }
-
-  static block::v1::BlockInfo Info(BlockClient& client) {
-    block::v1::GetInfoResponse response;
-    grpc::Status status = client.stub->GetInfo(WithToken(client.token).get(), {}, &response);
-    EXPECT_TRUE(status.ok()) << status.error_message();
-    return response.info();
-  }
+  BlockBinding Bind(const std::string& path) { return BindBlock(stub(), path); }
 
   std::vector<std::string> PartitionNodes() {
     std::vector<std::string> paths;
@@ -129,17 +89,17 @@ class GptTest : public ManagerFixture {
     auto p2 = FindNode(std::string(kWholeDisk) + ".p2");
     ASSERT_TRUE(p2);
     uint64_t first_lba = std::stoull(PropertyString(*p2, "gpt.first_lba"));
-    BlockClient partition = Bind(p2->path());
-    BlockClient disk = Bind(kDisk);
+    BlockBinding partition = Bind(p2->path());
+    BlockBinding disk = Bind(kDisk);
     std::string pattern(8 * 512, '\0');
     for (size_t i = 0; i < pattern.size(); ++i) pattern[i] = static_cast<char>(i * 7 + 3);
-    ASSERT_TRUE(Write(partition, 10, pattern).ok());
+    ASSERT_TRUE(BlockWrite(partition, 10, pattern).ok());
     std::string read;
-    ASSERT_TRUE(Read(disk, first_lba + 10, 8, &read).ok());
+    ASSERT_TRUE(BlockRead(disk, first_lba + 10, 8, &read).ok());
     EXPECT_EQ(read, pattern) << "partition block 10 is disk block " << first_lba + 10;
     std::string other(512, 'z');
-    ASSERT_TRUE(Write(disk, first_lba, other).ok());
-    ASSERT_TRUE(Read(partition, 0, 1, &read).ok());
+    ASSERT_TRUE(BlockWrite(disk, first_lba, other).ok());
+    ASSERT_TRUE(BlockRead(partition, 0, 1, &read).ok());
     EXPECT_EQ(read, other);
   }
 
@@ -163,8 +123,8 @@ TEST_F(GptTest, PartitionNodesCarryWhatSgdiskReports) {
     EXPECT_EQ(PropertyString(*node, "gpt.last_lba"), std::to_string(info->last_lba));
     EXPECT_EQ(PropertyString(*node, "gpt.index"), std::to_string(number));
     EXPECT_THAT(node->protocols(), ::testing::Contains("trellis.block.v1.Block"));
-    BlockClient client = Bind(node->path());
-    auto block_info = Info(client);
+    BlockBinding client = Bind(node->path());
+    auto block_info = BlockInfoOf(client);
     EXPECT_EQ(block_info.block_size(), 512u);
     EXPECT_EQ(block_info.block_count(), info->last_lba - info->first_lba + 1);
   }
@@ -186,16 +146,16 @@ TEST_F(GptTest, GptInItsOwnHostReachesTheDiskOverGrpc) {
 TEST_F(GptTest, IoOutsideAPartitionIsRefused) {
   Start();
   ASSERT_TRUE(WaitUntil([&] { return PartitionNodes().size() == 2; }));
-  BlockClient p1 = Bind(std::string(kWholeDisk) + ".p1");
-  uint64_t blocks = Info(p1).block_count();
+  BlockBinding p1 = Bind(std::string(kWholeDisk) + ".p1");
+  uint64_t blocks = BlockInfoOf(p1).block_count();
   std::string read;
-  EXPECT_EQ(Read(p1, blocks, 1, &read).error_code(), grpc::StatusCode::OUT_OF_RANGE);
-  EXPECT_EQ(Read(p1, blocks - 1, 2, &read).error_code(), grpc::StatusCode::OUT_OF_RANGE);
-  EXPECT_EQ(Write(p1, blocks, std::string(512, 'x')).error_code(),
+  EXPECT_EQ(BlockRead(p1, blocks, 1, &read).error_code(), grpc::StatusCode::OUT_OF_RANGE);
+  EXPECT_EQ(BlockRead(p1, blocks - 1, 2, &read).error_code(), grpc::StatusCode::OUT_OF_RANGE);
+  EXPECT_EQ(BlockWrite(p1, blocks, std::string(512, 'x')).error_code(),
             grpc::StatusCode::OUT_OF_RANGE);
   // The neighbouring partition is untouched.
-  BlockClient p2 = Bind(std::string(kWholeDisk) + ".p2");
-  ASSERT_TRUE(Read(p2, 0, 1, &read).ok());
+  BlockBinding p2 = Bind(std::string(kWholeDisk) + ".p2");
+  ASSERT_TRUE(BlockRead(p2, 0, 1, &read).ok());
   EXPECT_EQ(read, std::string(512, '\0'));
 }
 
@@ -230,11 +190,11 @@ TEST_F(GptTest, LyingTableIsRefusedWithNoPartitionNodes) {
 TEST_F(GptTest, SuspendWithIoInFlightThroughAPartitionLosesNothing) {
   Start();
   ASSERT_TRUE(WaitUntil([&] { return PartitionNodes().size() == 2; }));
-  BlockClient p1 = Bind(std::string(kWholeDisk) + ".p1");
+  BlockBinding p1 = Bind(std::string(kWholeDisk) + ".p1");
   // The gpt driver suspends before the disk's (children first): its queued
   // requests wait, those already at the disk complete there.
   auto check = RunStreamAcrossSuspends(manager_->endpoint(), p1.stub.get(), p1.token,
-                                       Info(p1).block_count(), 512);
+                                       BlockInfoOf(p1).block_count(), 512);
   EXPECT_EQ(check.completed, 4'000);
   EXPECT_EQ(check.failures, 0);
   EXPECT_EQ(check.mismatches, 0);

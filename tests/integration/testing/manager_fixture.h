@@ -40,6 +40,11 @@ std::string EchoNode(const std::string& name, int depth, int children,
                      const std::string& extra_properties = "");
 
 class ManagerFixture : public ::testing::Test {
+ public:
+  // A client context carrying `token`, with a deadline.
+  static std::unique_ptr<grpc::ClientContext> WithToken(
+      const std::string& token, std::chrono::milliseconds timeout = std::chrono::seconds(10));
+
  protected:
   void TearDown() override { StopManager(); }
 
@@ -66,9 +71,6 @@ class ManagerFixture : public ::testing::Test {
   };
   // Binds to `path`'s Device protocol; fails the test on error.
   Bound BindDevice(const std::string& path);
-  // A client context carrying `token`, with a deadline.
-  static std::unique_ptr<grpc::ClientContext> WithToken(
-      const std::string& token, std::chrono::milliseconds timeout = std::chrono::seconds(10));
 
   TempDir dir_;
   std::unique_ptr<manager::Manager> manager_;
