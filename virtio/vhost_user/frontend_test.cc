@@ -7,6 +7,7 @@
 #include <sys/un.h>
 #include <unistd.h>
 
+#include <atomic>
 #include <cstring>
 #include <filesystem>
 #include <functional>
@@ -272,6 +273,38 @@ TEST(FrontendTest, BackendHangingUpMidReplyIsUnavailable) {
   ASSERT_FALSE(features);
   EXPECT_EQ(features.error().code(), ErrorCode::kUnavailable);
   EXPECT_NE(features.error().message().find("backend closed the connection"), std::string::npos);
+}
+
+TEST(FrontendTest, NonZeroAckIsARefusalNamingTheRequest) {
+  std::atomic<uint32_t> owner_flags{0};
+  FakeBackend backend([&](int fd) {
+    // SET_PROTOCOL_FEATURES (no reply), then SET_OWNER (acked with 1).
+    for (int i = 0; i < 2; ++i) {
+      Header request;
+      if (::recv(fd, &request, sizeof(request), MSG_WAITALL) != sizeof(request)) return;
+      std::vector<std::byte> payload(request.size);
+      if (request.size > 0) (void)::recv(fd, payload.data(), payload.size(), MSG_WAITALL);
+      if (request.request != static_cast<uint32_t>(Request::kSetOwner)) continue;
+      owner_flags = request.flags;
+      Header header{.request = request.request, .flags = 0x5, .size = 8};
+      uint64_t ack = 1;
+      char reply[sizeof(header) + sizeof(ack)];
+      std::memcpy(reply, &header, sizeof(header));
+      std::memcpy(reply + sizeof(header), &ack, sizeof(ack));
+      (void)::send(fd, reply, sizeof(reply), MSG_NOSIGNAL);
+    }
+    char byte;
+    (void)::recv(fd, &byte, 1, 0);
+  });
+  auto frontend = VhostUserFrontend::Connect(backend.path(), {.timeout = 5s});
+  ASSERT_TRUE(frontend);
+  ASSERT_TRUE(frontend->SetProtocolFeatures(1ull << kProtocolFeatureReplyAck));
+  auto owner = frontend->SetOwner();
+  ASSERT_FALSE(owner);
+  EXPECT_EQ(owner_flags.load(), kVersion | kFlagNeedReply);
+  EXPECT_EQ(owner.error().code(), ErrorCode::kAborted);
+  EXPECT_NE(owner.error().message().find("backend refused SET_OWNER (ack 1)"), std::string::npos)
+      << owner.error().ToString();
 }
 
 TEST(FrontendTest, ConfigNeedsTheConfigProtocolFeature) {
