@@ -100,8 +100,9 @@ Result<void> Connection::Wait(short events, std::string_view what, Deadline dead
     }
     if (n > 0) return Ok();  // Ready, or an error/hangup the next call reports.
     if (Clock::now() >= deadline) {
-      return Fail(ErrorCode::kDeadlineExceeded, Format("backend did not {} {} before the deadline",
-                                                       events == POLLIN ? "answer" : "take", what));
+      return Fail(ErrorCode::kDeadlineExceeded,
+                  Format("{} {} before the deadline",
+                         events == POLLIN ? "no answer to" : "could not send", what));
     }
   }
 }

@@ -49,7 +49,7 @@ class Connection {
   // Reads exactly `into.size()` bytes. File descriptors that arrive are
   // closed and make it an error (no reply we read carries any).
   // Errors: kUnavailable "backend closed the connection"; kDeadlineExceeded
-  // "no reply to WHAT within N ms"; kInternal for unexpected fds.
+  // "no answer to WHAT before the deadline"; kInternal for unexpected fds.
   Result<void> Receive(std::span<std::byte> into, std::string_view what, Deadline deadline);
 
   const std::string& path() const { return path_; }

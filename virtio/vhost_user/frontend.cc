@@ -40,6 +40,10 @@ Result<std::vector<std::byte>> VhostUserFrontend::Exchange(Request request,
   Deadline deadline = Clock::now() + options_.timeout;
   // Any failure from here on leaves the byte stream out of step.
   auto broken = [&](Error error) {
+    if (error.code() == ErrorCode::kDeadlineExceeded) {
+      error = Error(error.code(),
+                    Format("{} (timeout {} ms)", error.message(), options_.timeout.count()));
+    }
     error = WithBackend(std::move(error));
     broken_ = error;
     return std::unexpected(std::move(error));
