@@ -99,6 +99,8 @@ class VhostUserFrontend {
   Result<uint32_t> GetVringBase(uint32_t index);
 
   const std::string& path() const { return connection_.path(); }
+  // The socket, for watching it for a hang-up (never read or write it).
+  int fd() const { return connection_.fd(); }
   uint64_t protocol_features() const { return protocol_features_; }
   bool reply_ack() const { return reply_ack_; }
   std::chrono::milliseconds timeout() const { return options_.timeout; }

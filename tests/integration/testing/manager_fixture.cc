@@ -67,6 +67,7 @@ void ManagerFixture::StartManager(const std::string& board_json,
       {TRELLIS_DRIVER_DIR, "libalarm_driver.so"},
       {TRELLIS_DRIVER_DIR, "liburing_block_driver.so"},
       {TRELLIS_DRIVER_DIR, "libgpt_driver.so"},
+      {TRELLIS_DRIVER_DIR, "libvirtio_blk_driver.so"},
       {TRELLIS_TEST_DRIVER_DIR, "libmisuse_driver.so"},
       {TRELLIS_TEST_DRIVER_DIR, "libpower_probe_driver.so"},
   };

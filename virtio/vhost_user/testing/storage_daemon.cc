@@ -97,12 +97,22 @@ Result<std::unique_ptr<StorageDaemon>> StorageDaemon::Start(StorageDaemonOptions
     return Fail(ErrorCode::kInvalidArgument,
                 Format("image size {} is not a positive multiple of 512", options.image_size));
   }
+  if (!options.image.empty()) {
+    std::error_code ec;
+    uint64_t size = fs::file_size(options.image, ec);
+    if (ec) return FailErrno(ec.value(), "image " + options.image);
+    options.image_size = size;
+  }
   std::unique_ptr<StorageDaemon> daemon(new StorageDaemon(std::move(options)));
   TRELLIS_ASSIGN_OR_RETURN(daemon->dir_, MakeDir());
-  daemon->image_path_ = daemon->dir_ + "/disk.img";
   daemon->socket_path_ = daemon->dir_ + "/vhost-user-blk.sock";
   daemon->log_path_ = daemon->dir_ + "/daemon.log";
-  TRELLIS_TRY(WriteImage(daemon->image_path_, daemon->options_.image_size));
+  if (daemon->options_.image.empty()) {
+    daemon->image_path_ = daemon->dir_ + "/disk.img";
+    TRELLIS_TRY(WriteImage(daemon->image_path_, daemon->options_.image_size));
+  } else {
+    daemon->image_path_ = daemon->options_.image;
+  }
   TRELLIS_TRY(daemon->Spawn());
   TRELLIS_TRY(daemon->WaitListening(), "starting qemu-storage-daemon");
   return daemon;
@@ -208,6 +218,13 @@ Result<void> StorageDaemon::Kill() {
   }
   pid_ = -1;
   return Ok();
+}
+
+Result<void> StorageDaemon::Restart() {
+  if (pid_ >= 0) TRELLIS_TRY(Kill());
+  ::unlink(socket_path_.c_str());
+  TRELLIS_TRY(Spawn());
+  return WaitListening();
 }
 
 void StorageDaemon::Stop() {

@@ -39,6 +39,9 @@ namespace trellis::vhost_user::testing {
 struct StorageDaemonOptions {
   // Image size in bytes; a multiple of 512.
   uint64_t image_size = 16 << 20;
+  // An existing image to export instead of a fresh patterned one (then
+  // image_size is the file's size).
+  std::string image;
   bool writable = true;
   // How long Start waits for the socket.
   std::chrono::milliseconds start_timeout{15000};
@@ -81,6 +84,9 @@ class StorageDaemon {
 
   // SIGKILL and reap: the backend dies mid-session.
   Result<void> Kill();
+  // Starts the daemon again on the same image and socket path (after Kill),
+  // and waits for its socket.
+  Result<void> Restart();
 
  private:
   explicit StorageDaemon(StorageDaemonOptions options) : options_(std::move(options)) {}
