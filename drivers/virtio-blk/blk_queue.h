@@ -31,9 +31,9 @@
 #include <string>
 #include <vector>
 
+#include "drivers/virtio-blk/blk_wire.h"
 #include "runtime/driver/block_protocol.h"
 #include "runtime/error.h"
-#include "drivers/virtio-blk/blk_wire.h"
 #include "virtio/split_queue.h"
 
 namespace trellis::virtio_blk {

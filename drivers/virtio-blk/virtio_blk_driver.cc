@@ -22,29 +22,17 @@
 // Threading: everything runs on the driver's dispatcher.
 #include <algorithm>
 
-#include "drivers/virtio-blk/blk_queue.h"
-#include "drivers/virtio-blk/blk_wire.h"
+#include "drivers/virtio-blk/blk_device.h"
 #include "runtime/driver/driver.h"
 #include "runtime/driver/driver_export.h"
 #include "runtime/reactor.h"
-#include "virtio/device_driver.h"
-#include "virtio/vhost_user/device.h"
 
 namespace trellis::drivers {
 
 namespace {
 
-using virtio_blk::BlkQueue;
-
-struct Options {
-  std::string socket;
-  uint16_t queue_size = 128;
-  std::chrono::milliseconds timeout{5000};
-  uint32_t max_transfer = 128 * 1024;
-};
-
-Result<Options> ParseOptions(const NodeProperties& props) {
-  Options o;
+Result<virtio_blk::BlkDeviceOptions> ParseOptions(const NodeProperties& props) {
+  virtio_blk::BlkDeviceOptions o;
   TRELLIS_ASSIGN_OR_RETURN(o.socket, PropertyOr<std::string>(props, "virtio.socket", ""));
   if (o.socket.empty()) {
     return Fail(ErrorCode::kInvalidArgument, "the node has no 'virtio.socket' property");
@@ -73,9 +61,7 @@ Result<Options> ParseOptions(const NodeProperties& props) {
 
 }  // namespace
 
-class VirtioBlkDriver final : public Driver,
-                              public virtio::VirtioDeviceDriver,
-                              public BlockProtocol {
+class VirtioBlkDriver final : public Driver, public BlockProtocol {
  public:
   explicit VirtioBlkDriver(DriverContext context) : Driver(context) {}
 
@@ -107,156 +93,92 @@ class VirtioBlkDriver final : public Driver,
 
   void Stop(StopCompleter completer) override {
     stopping_ = true;
-    timer_ = Operation();
-    if (!queue_) {
-      device_.reset();
+    reconnect_ = Operation();
+    if (!blk_) {
       completer();
       return;
     }
-    queue_->Quiesce([this, completer = std::move(completer)]() mutable {
-      Disconnect();
+    blk_->queue().Quiesce([this, completer = std::move(completer)]() mutable {
+      blk_.reset();
       completer();
     });
   }
 
   void SystemSuspend(SuspendCompleter completer) override {
     suspended_ = true;
-    if (!queue_) {
+    if (!blk_) {
       completer(Ok());
       return;
     }
-    queue_->Quiesce([completer = std::move(completer)]() mutable { completer(Ok()); });
+    blk_->queue().Quiesce([completer = std::move(completer)]() mutable { completer(Ok()); });
   }
 
   void SystemResume(std::optional<WakeLease>, ResumeCompleter completer) override {
     suspended_ = false;
-    if (queue_) queue_->Unquiesce();
+    if (blk_) blk_->queue().Unquiesce();
     completer(Ok());
   }
-
-  // ---- virtio::VirtioDeviceDriver ----
-  std::optional<uint64_t> NegotiateFeatures(uint64_t offered) const override {
-    return virtio_blk::AcceptedFeatures(offered);
-  }
-  virtio::DeviceType device_type() const override { return virtio::DeviceType::kBlock; }
 
   // ---- BlockProtocol ----
   BlockInfo Info() const override { return info_; }
   void Submit(const BlockRequest& request, BlockDone done) override {
-    if (!queue_) {
+    if (!blk_) {
       done(Fail(ErrorCode::kUnavailable,
                 "virtio-blk at " + options_.socket + ": reconnecting to the backend"));
       return;
     }
-    queue_->Submit(request, std::move(done));
+    blk_->Submit(request, std::move(done));
   }
 
  private:
-  uint32_t Slots() const { return std::max<uint32_t>(1, options_.queue_size / 3); }
-
-  // Connects, initializes the device and makes the request queue.
+  // Connects to the backend; a geometry other than the first connection's
+  // is refused.
   Result<void> Connect() {
-    TRELLIS_ASSIGN_OR_RETURN(
-        device_, vhost_user::VhostUserDevice::Connect(context().reactor(), context().dispatcher(),
-                                                      {.socket_path = options_.socket,
-                                                       .type = virtio::DeviceType::kBlock,
-                                                       .timeout = options_.timeout}));
-    auto up = Initialize();
-    if (!up) device_.reset();
-    return up;
-  }
-
-  Result<void> Initialize() {
-    TRELLIS_ASSIGN_OR_RETURN(std::vector<std::byte> config_bytes,
-                             device_->ReadConfig(0, virtio_blk::kConfigSize));
-    virtio_blk::BlkQueueOptions q{
-        .name = device_->name(),
-        .info = {.block_size = 512, .max_transfer_size = options_.max_transfer},
-        .slots = Slots()};
-    vhost_user::DevicePlan plan{.queue_sizes = {options_.queue_size},
-                                .driver_memory = BlkQueue::MemoryFor(q)};
-    TRELLIS_ASSIGN_OR_RETURN(uint64_t features,
-                             device_->Initialize(
-                                 *this, plan,
-                                 [this](size_t) {
-                                   if (queue_) queue_->OnUsed();
-                                 },
-                                 [this](const std::string& reason) { OnBackendFailure(reason); }));
-    TRELLIS_ASSIGN_OR_RETURN(virtio_blk::Config config,
-                             virtio_blk::ParseConfig(config_bytes, features));
-    BlockInfo info = virtio_blk::InfoOf(config, features, options_.max_transfer);
+    TRELLIS_ASSIGN_OR_RETURN(auto blk, virtio_blk::BlkDevice::Connect(
+                                           context().reactor(), context().dispatcher(), options_,
+                                           [this](const std::string&) { OnBackendFailure(); }));
+    BlockInfo info = blk->Info();
     if (info_.block_count != 0 &&
         (info.block_count != info_.block_count || info.block_size != info_.block_size)) {
-      return Fail(
-          ErrorCode::kFailedPrecondition,
-          device_->name() + ": the backend came back with " + std::to_string(info.block_count) +
-              " blocks of " + std::to_string(info.block_size) + " bytes, not the " +
-              std::to_string(info_.block_count) + " of " + std::to_string(info_.block_size));
+      return Fail(ErrorCode::kFailedPrecondition,
+                  blk->name() + ": the backend came back with " + std::to_string(info.block_count) +
+                      " blocks of " + std::to_string(info.block_size) + " bytes, not " +
+                      std::to_string(info_.block_count) + " of " +
+                      std::to_string(info_.block_size));
     }
     info_ = info;
-    q.info = info;
-    q.features = features;
-    TRELLIS_ASSIGN_OR_RETURN(
-        queue_, BlkQueue::Create(std::move(q), &device_->queue(0), device_->driver_memory(),
-                                 [this] { device_->Kick(0); }));
-    if (suspended_) queue_->Quiesce([] {});
+    blk_ = std::move(blk);
+    if (suspended_) blk_->queue().Quiesce([] {});
     backoff_ = std::chrono::milliseconds(100);
-    ArmWatchdog();
     return Ok();
   }
 
-  // Fails what is in the device, lets go of the backend and retries.
-  void OnBackendFailure(const std::string& reason) {
-    if (queue_) queue_->Abort(reason);
-    // The device calls this from its own handler: tear down after it.
+  // The device failed its requests already (EIO); let go of it after its
+  // own handler has returned, and retry.
+  void OnBackendFailure() {
     (void)context().dispatcher().PostSystem([this] {
-      Disconnect();
+      blk_.reset();
       ScheduleReconnect();
     });
-  }
-
-  void Disconnect() {
-    timer_ = Operation();
-    queue_.reset();
-    device_.reset();
   }
 
   void ScheduleReconnect() {
     if (stopping_) return;
     auto timer = context().reactor().Timer(Clock::now() + backoff_,
                                            [this](Completion c) {
-                                             if (c.result == -ECANCELED || stopping_) return;
+                                             if (c.result == -ECANCELED || stopping_ || blk_)
+                                               return;
                                              if (!Connect()) ScheduleReconnect();
                                            },
                                            {.dispatcher = context().dispatcher(), .system = true});
     backoff_ = std::min<std::chrono::milliseconds>(backoff_ * 2, std::chrono::seconds(5));
-    if (timer) timer_ = std::move(*timer);
+    if (timer) reconnect_ = std::move(*timer);
   }
 
-  // Every half timeout: a request older than the timeout means the backend
-  // stalled.
-  void ArmWatchdog() {
-    auto timer = context().reactor().Timer(
-        Clock::now() + options_.timeout / 2,
-        [this](Completion c) {
-          if (c.result == -ECANCELED || !queue_) return;
-          auto oldest = queue_->oldest_in_flight();
-          if (oldest && Clock::now() - *oldest > options_.timeout) {
-            OnBackendFailure("a request got no answer within " +
-                             std::to_string(options_.timeout.count()) + " ms");
-            return;
-          }
-          ArmWatchdog();
-        },
-        {.dispatcher = context().dispatcher(), .system = true});
-    if (timer) timer_ = std::move(*timer);
-  }
-
-  Options options_;
-  BlockInfo info_;
-  std::unique_ptr<vhost_user::VhostUserDevice> device_;
-  std::unique_ptr<BlkQueue> queue_;  // Uses device_'s queue: destroyed first.
-  Operation timer_;                  // The watchdog, or the next reconnect attempt.
+  virtio_blk::BlkDeviceOptions options_;
+  BlockInfo info_;  // The first connection's geometry.
+  std::unique_ptr<virtio_blk::BlkDevice> blk_;
+  Operation reconnect_;
   std::chrono::milliseconds backoff_{100};
   bool suspended_ = false;
   bool stopping_ = false;

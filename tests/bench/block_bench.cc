@@ -34,6 +34,7 @@
 #include "runtime/mutex.h"
 #include "runtime/runtime.h"
 #include "tests/bench/bench_manager.h"
+#include "tests/bench/block_load.h"
 #include "tools/client/shared_memory.h"
 #include "trellis/block/v1/block.grpc.pb.h"
 
@@ -43,67 +44,12 @@ namespace {
 namespace fs = std::filesystem;
 using namespace std::chrono_literals;
 using Clock = std::chrono::steady_clock;
-constexpr uint32_t kBlock = 4096;
-
-double EnvDouble(const char* name, double fallback) {
-  const char* value = std::getenv(name);
-  return value != nullptr ? std::atof(value) : fallback;
-}
-
-std::chrono::nanoseconds RunTime() {
-  return std::chrono::nanoseconds(
-      static_cast<int64_t>(EnvDouble("TRELLIS_BENCH_SECONDS", 3) * 1e9));
-}
-
-// Latencies of one run, and how it is reported.
-struct Run {
-  std::vector<double> latencies_us;
-  double seconds = 0;
-
-  void Report(benchmark::State& state) const {
-    std::vector<double> sorted = latencies_us;
-    std::sort(sorted.begin(), sorted.end());
-    double sum = 0;
-    for (double v : sorted) sum += v;
-    size_t n = std::max<size_t>(sorted.size(), 1);
-    state.counters["IOPS"] = static_cast<double>(sorted.size()) / seconds;
-    state.counters["lat_us"] = sum / static_cast<double>(n);
-    state.counters["p99_us"] = sorted.empty() ? 0 : sorted[std::min(n - 1, n * 99 / 100)];
-    state.SetIterationTime(seconds);
-  }
-};
-
-// The file every benchmark reads: written once, so reads hit real blocks.
-class TestFile {
- public:
-  static TestFile& Get() {
-    static TestFile file;
-    return file;
-  }
-  const std::string& path() const { return path_; }
-  uint64_t blocks() const { return blocks_; }
-  ~TestFile() { ::unlink(path_.c_str()); }
-
- private:
-  TestFile() {
-    std::string pattern = "/var/tmp/trellis-block-bench-XXXXXX";
-    int fd = ::mkstemp(pattern.data());
-    if (fd < 0) std::abort();
-    path_ = pattern;
-    blocks_ = static_cast<uint64_t>(EnvDouble("TRELLIS_BENCH_FILE_MB", 256)) * 1024 * 1024 / kBlock;
-    std::vector<char> chunk(1 << 20);
-    std::mt19937_64 rng(1);
-    for (auto& c : chunk) c = static_cast<char>(rng());
-    for (uint64_t written = 0; written < blocks_ * kBlock; written += chunk.size()) {
-      if (::write(fd, chunk.data(), chunk.size()) != static_cast<ssize_t>(chunk.size()))
-        std::abort();
-    }
-    ::fsync(fd);
-    ::close(fd);
-  }
-  std::string path_;
-  uint64_t blocks_ = 0;
-};
+using bench::EnvDouble;
+using bench::InProcessLoad;
+using bench::kBlock;
+using bench::Run;
+using bench::RunTime;
+using bench::TestFile;
 
 // ---- fio ----
 
@@ -143,58 +89,6 @@ void BM_Fio(benchmark::State& state) {
 
 // ---- In-process BlockFile ----
 
-// Keeps `depth` reads in flight on the dispatcher until the deadline.
-class InProcessLoad {
- public:
-  InProcessLoad(BlockProtocol& block, UnownedDispatcher dispatcher, int depth)
-      : block_(block), dispatcher_(dispatcher), depth_(depth), buffers_(depth) {
-    for (auto& b : buffers_) b.resize(kBlock);
-  }
-
-  Run Go(std::chrono::nanoseconds length) {
-    start_ = Clock::now();
-    deadline_ = start_ + length;
-    (void)dispatcher_.Post([this] {
-      for (int slot = 0; slot < depth_; ++slot) Issue(slot);
-    });
-    done_.get_future().wait();
-    run_.seconds = std::chrono::duration<double>(end_ - start_).count();
-    return std::move(run_);
-  }
-
- private:
-  void Issue(int slot) {
-    ++in_flight_;
-    auto issued = Clock::now();
-    BlockRequest request{.op = BlockOp::kRead,
-                         .offset_blocks = rng_() % TestFile::Get().blocks(),
-                         .length_blocks = 1,
-                         .data = {buffers_[slot].data(), kBlock}};
-    block_.Submit(request, [this, slot, issued](Result<void> result) {
-      auto now = Clock::now();
-      --in_flight_;
-      if (!result) std::abort();
-      run_.latencies_us.push_back(std::chrono::duration<double, std::micro>(now - issued).count());
-      if (now < deadline_) {
-        Issue(slot);
-      } else if (in_flight_ == 0) {
-        end_ = now;
-        done_.set_value();
-      }
-    });
-  }
-
-  BlockProtocol& block_;
-  UnownedDispatcher dispatcher_;
-  const int depth_;
-  std::vector<std::vector<std::byte>> buffers_;
-  std::mt19937_64 rng_{2};
-  int in_flight_ = 0;
-  Clock::time_point start_, deadline_, end_;
-  Run run_;
-  std::promise<void> done_;
-};
-
 void BM_InProcess(benchmark::State& state) {
   auto runtime = Runtime::Create({.threads = 2, .name = "bench"});
   if (!runtime) std::abort();
@@ -211,7 +105,8 @@ void BM_InProcess(benchmark::State& state) {
     return;
   }
   for (auto _ : state) {
-    InProcessLoad load(**file, dispatcher.borrow(), static_cast<int>(state.range(0)));
+    InProcessLoad load(**file, dispatcher.borrow(), static_cast<int>(state.range(0)),
+                       TestFile::Get().blocks());
     load.Go(RunTime()).Report(state);
   }
   std::promise<void> closed;

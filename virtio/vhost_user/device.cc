@@ -181,7 +181,7 @@ void VhostUserDevice::Kick(size_t index) { (void)::eventfd_write(queues_[index].
 void VhostUserDevice::Broke(const std::string& reason) {
   if (failed_) return;
   failed_ = true;
-  if (on_failure_) on_failure_(name_ + ": " + reason);
+  if (on_failure_) on_failure_(reason);
 }
 
 }  // namespace trellis::vhost_user

@@ -122,7 +122,7 @@ Result<void> StorageDaemon::Spawn() {
   std::vector<std::string> args = {
       options_.binary,
       "--blockdev",
-      "driver=file,node-name=disk0,filename=" + image_path_,
+      "driver=file,node-name=disk0,filename=" + image_path_ + options_.blockdev_options,
       "--export",
       "type=vhost-user-blk,id=exp0,node-name=disk0,addr.type=unix,addr.path=" + socket_path_ +
           ",writable=" + (options_.writable ? "on" : "off"),

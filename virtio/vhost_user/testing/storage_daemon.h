@@ -42,6 +42,8 @@ struct StorageDaemonOptions {
   // An existing image to export instead of a fresh patterned one (then
   // image_size is the file's size).
   std::string image;
+  // Appended to the --blockdev option: ",cache.direct=on,aio=io_uring".
+  std::string blockdev_options;
   bool writable = true;
   // How long Start waits for the socket.
   std::chrono::milliseconds start_timeout{15000};
