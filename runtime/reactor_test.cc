@@ -285,7 +285,8 @@ TEST_F(ReactorTest, ReadAndWriteMoveRealBytes) {
   std::promise<int> wrote;
   std::vector<Operation> ops;
   OnDispatcher([&] {
-    auto r = reactor().Write(fd, 4096, std::move(out), [&](Completion c) { wrote.set_value(c.result); });
+    auto r =
+        reactor().Write(fd, 4096, std::move(out), [&](Completion c) { wrote.set_value(c.result); });
     ASSERT_TRUE(r.has_value());
     ops.push_back(std::move(*r));
   });
@@ -321,45 +322,50 @@ TEST_F(ReactorTest, SubmittingFromOutsideTheRuntimeNamesTheDispatcher) {
   std::promise<std::string> done;
   io_uring_sqe sqe{};
   io_uring_prep_nop(&sqe);
-  auto r = reactor().Submit(sqe, [&](Completion) {
-    done.set_value(std::string(UnownedDispatcher::Current().name()));
-  }, On());
+  auto r = reactor().Submit(
+      sqe, [&](Completion) { done.set_value(std::string(UnownedDispatcher::Current().name())); },
+      On());
   ASSERT_TRUE(r.has_value());
   auto f = done.get_future();
   ASSERT_TRUE(WaitFor(f));
   EXPECT_EQ(f.get(), "test");
 }
 
-TEST_F(ReactorTest, SubmitBatchEntersTheKernelOnceForAllItsSubmissions) {
+// Eight NOP submissions' handles and a promise kept when all completed.
+struct EightNops {
   std::atomic<int> completed{0};
   std::promise<void> all;
-  auto count = [&](Completion) {
-    if (++completed == 8) all.set_value();
-  };
   std::vector<Operation> ops;
+  CompletionHandler Counter() {
+    return [this](Completion) {
+      if (++completed == 8) all.set_value();
+    };
+  }
+};
+
+TEST_F(ReactorTest, SubmitBatchSubmitsTogetherNotOncePerOperation) {
+  EightNops nops;
   uint64_t before = reactor().stats().enters;
   {
     Reactor::SubmitBatch batch(&reactor());
     for (int i = 0; i < 8; ++i) {
       io_uring_sqe sqe{};
       io_uring_prep_nop(&sqe);
-      auto r = reactor().Submit(sqe, count, On());
+      auto r = reactor().Submit(sqe, nops.Counter(), On());
       ASSERT_TRUE(r.has_value());
-      ops.push_back(std::move(*r));
+      nops.ops.push_back(std::move(*r));
     }
-    EXPECT_EQ(reactor().stats().enters, before);  // Prepared, not submitted.
+    // Prepared, not submitted (the reactor thread may flush once on its own
+    // if it happens to loop now; one enter per submission would be 8).
+    EXPECT_LE(reactor().stats().enters, before + 1);
   }
-  EXPECT_EQ(reactor().stats().enters, before + 1);
-  EXPECT_TRUE(WaitFor(all.get_future()));
+  EXPECT_LE(reactor().stats().enters, before + 2);
+  EXPECT_GE(reactor().stats().enters, before + 1);
+  EXPECT_TRUE(WaitFor(nops.all.get_future()));
 }
 
-TEST_F(ReactorTest, InlineVisitFromOutsideTheRuntimeSubmitsOnceAtItsEnd) {
-  std::atomic<int> completed{0};
-  std::promise<void> all;
-  auto count = [&](Completion) {
-    if (++completed == 8) all.set_value();
-  };
-  std::vector<Operation> ops;
+TEST_F(ReactorTest, InlineVisitFromOutsideTheRuntimeSubmitsTogetherAtItsEnd) {
+  EightNops nops;
   uint64_t before = reactor().stats().enters;
   uint64_t during = 0;
   std::thread::id ran_on;
@@ -368,16 +374,19 @@ TEST_F(ReactorTest, InlineVisitFromOutsideTheRuntimeSubmitsOnceAtItsEnd) {
     for (int i = 0; i < 8; ++i) {
       io_uring_sqe sqe{};
       io_uring_prep_nop(&sqe);
-      auto r = reactor().Submit(sqe, count);
+      auto r = reactor().Submit(sqe, nops.Counter());
       ASSERT_TRUE(r.has_value());
-      ops.push_back(std::move(*r));
+      nops.ops.push_back(std::move(*r));
     }
     during = reactor().stats().enters;
   }));
   ASSERT_EQ(ran_on, std::this_thread::get_id());  // The dispatcher was idle: inline.
-  EXPECT_EQ(during, before);
-  EXPECT_EQ(reactor().stats().enters, before + 1);
-  EXPECT_TRUE(WaitFor(all.get_future()));
+  // One enter at the end of the visit (plus at most one of the reactor
+  // thread's own, if it happened to loop meanwhile) — not one per NOP.
+  EXPECT_LE(during, before + 1);
+  EXPECT_LE(reactor().stats().enters, before + 2);
+  EXPECT_GE(reactor().stats().enters, before + 1);
+  EXPECT_TRUE(WaitFor(nops.all.get_future()));
 }
 
 TEST_F(ReactorTest, ShutdownCancelsInFlightOperationsBeforeTheObserverFires) {

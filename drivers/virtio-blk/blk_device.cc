@@ -17,6 +17,7 @@ Result<std::unique_ptr<BlkDevice>> BlkDevice::Connect(Reactor& reactor,
 }
 
 BlkDevice::~BlkDevice() {
+  *alive_ = false;
   watchdog_ = Operation();
   queue_.reset();
   device_.reset();
@@ -59,8 +60,8 @@ Result<void> BlkDevice::Start() {
 
 void BlkDevice::ArmWatchdog() {
   auto timer = reactor_.Timer(Clock::now() + options_.timeout / 2,
-                              [this](Completion c) {
-                                if (c.result == -ECANCELED || failed_) return;
+                              [this, alive = alive_](Completion c) {
+                                if (!*alive || c.result == -ECANCELED || failed_) return;
                                 auto oldest = queue_->oldest_in_flight();
                                 if (oldest && Clock::now() - *oldest > options_.timeout) {
                                   Broke("a request got no answer within " +

@@ -84,6 +84,8 @@ class BlkDevice final : public BlockProtocol, private virtio::VirtioDeviceDriver
   std::unique_ptr<BlkQueue> queue_;  // Uses device_'s queue: declared after, destroyed first.
   Operation watchdog_;
   bool failed_ = false;
+  // False once destroyed, for a watchdog completion already queued.
+  std::shared_ptr<bool> alive_ = std::make_shared<bool>(true);
 };
 
 }  // namespace trellis::virtio_blk

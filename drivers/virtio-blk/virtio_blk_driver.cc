@@ -164,13 +164,14 @@ class VirtioBlkDriver final : public Driver, public BlockProtocol {
 
   void ScheduleReconnect() {
     if (stopping_) return;
-    auto timer = context().reactor().Timer(Clock::now() + backoff_,
-                                           [this](Completion c) {
-                                             if (c.result == -ECANCELED || stopping_ || blk_)
-                                               return;
-                                             if (!Connect()) ScheduleReconnect();
-                                           },
-                                           {.dispatcher = context().dispatcher(), .system = true});
+    auto timer =
+        context().reactor().Timer(Clock::now() + backoff_,
+                                  [this, alive = alive_](Completion c) {
+                                    if (!*alive || c.result == -ECANCELED || stopping_ || blk_)
+                                      return;
+                                    if (!Connect()) ScheduleReconnect();
+                                  },
+                                  {.dispatcher = context().dispatcher(), .system = true});
     backoff_ = std::min<std::chrono::milliseconds>(backoff_ * 2, std::chrono::seconds(5));
     if (timer) reconnect_ = std::move(*timer);
   }
@@ -182,6 +183,11 @@ class VirtioBlkDriver final : public Driver, public BlockProtocol {
   std::chrono::milliseconds backoff_{100};
   bool suspended_ = false;
   bool stopping_ = false;
+  // False once destroyed, for a reconnect completion already queued.
+  std::shared_ptr<bool> alive_ = std::make_shared<bool>(true);
+
+ public:
+  ~VirtioBlkDriver() override { *alive_ = false; }
 };
 
 }  // namespace trellis::drivers

@@ -29,18 +29,6 @@ const std::vector<std::string> kBootAndData = {"-n", "1:2048:+2M", "-t", "1:ef00
 constexpr char kDisk[] = "root.sys.disk";
 constexpr char kWholeDisk[] = "root.sys.disk.block";
 
-std::string ReadManifest(const std::string& name) {
-  std::ifstream in(fs::path(TRELLIS_SOURCE_DIR) / "manifests/drivers" / name);
-  return std::string(std::istreambuf_iterator<char>(in), {});
-}
-
-std::string PropertyString(const node::v1::NodeInfo& node, const std::string& key) {
-  for (const auto& p : node.properties()) {
-    if (p.key() == key) return p.has_string_value() ? p.string_value() : std::to_string(p.int_value());
-  }
-  return "<none>";
-}
-
 class GptTest : public ManagerFixture {
  protected:
   void SetUp() override {
@@ -55,7 +43,7 @@ class GptTest : public ManagerFixture {
   // Starts the manager with the image as root.sys.disk; `own_host` puts
   // the gpt driver in a host of its own (so it reaches the disk over gRPC).
   void Start(bool own_host = false, bool expect_bound = true) {
-    std::string gpt = ReadManifest("gpt.json");
+    std::string gpt = ShippedManifest("gpt.json");
     if (own_host) {
       auto at = gpt.find("\"colocation_group\": \"block\"");
       ASSERT_NE(at, std::string::npos);
@@ -67,7 +55,7 @@ class GptTest : public ManagerFixture {
                        R"({"key": "block.path", "string_value": ")" +
                        image_->path() + "\"}]}";
     StartManager(Board(node),
-                 {{"uring-block.json", ReadManifest("uring-block.json")}, {"gpt.json", gpt}});
+                 {{"uring-block.json", ShippedManifest("uring-block.json")}, {"gpt.json", gpt}});
     if (!expect_bound) return;
     ASSERT_TRUE(WaitForNodeState(kWholeDisk, node::v1::NODE_STATE_BOUND))
         << FindNode(kWholeDisk).value_or(node::v1::NodeInfo{}).DebugString();
@@ -88,7 +76,7 @@ class GptTest : public ManagerFixture {
   void ExpectDataThroughPartitionAndDisk() {
     auto p2 = FindNode(std::string(kWholeDisk) + ".p2");
     ASSERT_TRUE(p2);
-    uint64_t first_lba = std::stoull(PropertyString(*p2, "gpt.first_lba"));
+    uint64_t first_lba = std::stoull(PropertyText(*p2, "gpt.first_lba"));
     BlockBinding partition = Bind(p2->path());
     BlockBinding disk = Bind(kDisk);
     std::string pattern(8 * 512, '\0');
@@ -116,12 +104,12 @@ TEST_F(GptTest, PartitionNodesCarryWhatSgdiskReports) {
     ASSERT_TRUE(info) << info.error().ToString();
     auto node = FindNode(std::string(kWholeDisk) + ".p" + std::to_string(number));
     ASSERT_TRUE(node);
-    EXPECT_EQ(PropertyString(*node, "gpt.name"), info->name);
-    EXPECT_EQ(PropertyString(*node, "gpt.type_guid"), info->type_guid.ToString());
-    EXPECT_EQ(PropertyString(*node, "gpt.unique_guid"), info->unique_guid.ToString());
-    EXPECT_EQ(PropertyString(*node, "gpt.first_lba"), std::to_string(info->first_lba));
-    EXPECT_EQ(PropertyString(*node, "gpt.last_lba"), std::to_string(info->last_lba));
-    EXPECT_EQ(PropertyString(*node, "gpt.index"), std::to_string(number));
+    EXPECT_EQ(PropertyText(*node, "gpt.name"), info->name);
+    EXPECT_EQ(PropertyText(*node, "gpt.type_guid"), info->type_guid.ToString());
+    EXPECT_EQ(PropertyText(*node, "gpt.unique_guid"), info->unique_guid.ToString());
+    EXPECT_EQ(PropertyText(*node, "gpt.first_lba"), std::to_string(info->first_lba));
+    EXPECT_EQ(PropertyText(*node, "gpt.last_lba"), std::to_string(info->last_lba));
+    EXPECT_EQ(PropertyText(*node, "gpt.index"), std::to_string(number));
     EXPECT_THAT(node->protocols(), ::testing::Contains("trellis.block.v1.Block"));
     BlockBinding client = Bind(node->path());
     auto block_info = BlockInfoOf(client);

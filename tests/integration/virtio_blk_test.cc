@@ -26,18 +26,6 @@ using vhost_user::testing::StorageDaemonOptions;
 constexpr char kDisk[] = "root.sys.disk";
 constexpr char kWholeDisk[] = "root.sys.disk.block";
 
-std::string ReadManifest(const std::string& name) {
-  std::ifstream in(fs::path(TRELLIS_SOURCE_DIR) / "manifests/drivers" / name);
-  return std::string(std::istreambuf_iterator<char>(in), {});
-}
-
-std::string PropertyString(const node::v1::NodeInfo& node, const std::string& key) {
-  for (const auto& p : node.properties()) {
-    if (p.key() == key) return p.string_value();
-  }
-  return "<none>";
-}
-
 class VirtioBlkTest : public ManagerFixture {
  protected:
   void SetUp() override {
@@ -55,8 +43,8 @@ class VirtioBlkTest : public ManagerFixture {
                        R"({"key": "virtio.timeout_ms", "int_value": 2000},)"
                        R"({"key": "virtio.socket", "string_value": ")" +
                        daemon_->socket_path() + "\"}]}";
-    StartManager(Board(node), {{"virtio-blk.json", ReadManifest("virtio-blk.json")},
-                               {"gpt.json", ReadManifest("gpt.json")}});
+    StartManager(Board(node), {{"virtio-blk.json", ShippedManifest("virtio-blk.json")},
+                               {"gpt.json", ShippedManifest("gpt.json")}});
     ASSERT_TRUE(WaitForNodeState(kWholeDisk, node::v1::NODE_STATE_BOUND))
         << FindNode(kDisk).value_or(node::v1::NodeInfo{}).DebugString() << "\n"
         << daemon_->Log();
@@ -119,8 +107,8 @@ TEST_F(VirtioBlkTest, GptBindsOnTopAndShowsTheImagesPartitions) {
   auto p1 = FindNode(std::string(kWholeDisk) + ".p1");
   auto p2 = FindNode(std::string(kWholeDisk) + ".p2");
   ASSERT_TRUE(p1 && p2);
-  EXPECT_EQ(PropertyString(*p1, "gpt.name"), "boot");
-  EXPECT_EQ(PropertyString(*p2, "gpt.name"), "data");
+  EXPECT_EQ(PropertyText(*p1, "gpt.name"), "boot");
+  EXPECT_EQ(PropertyText(*p2, "gpt.name"), "data");
 }
 
 TEST_F(VirtioBlkTest, KilledBackendFailsIoAndTheDriverReconnectsToItsSuccessor) {

@@ -51,6 +51,8 @@ Result<std::unique_ptr<VhostUserDevice>> VhostUserDevice::Connect(Reactor& react
 }
 
 VhostUserDevice::~VhostUserDevice() {
+  // A completion already queued on the dispatcher still runs: it sees this.
+  *alive_ = false;
   hangup_ = Operation();
   for (size_t i = 0; i < queues_.size(); ++i) {
     Queue& q = queues_[i];
@@ -145,8 +147,8 @@ void VhostUserDevice::WaitForCall(size_t index) {
   // Readiness, then a plain read: backends (libvhost-user's) switch the
   // eventfds they are given to O_NONBLOCK, which an io_uring read of the fd
   // would see as -EAGAIN.
-  auto on_ready = [this, index](Completion c) {
-    if (c.result == -ECANCELED || failed_) return;
+  auto on_ready = [this, index, alive = alive_](Completion c) {
+    if (!*alive || c.result == -ECANCELED || failed_) return;
     if (c.result < 0) {
       Broke("waiting for the call eventfd of queue " + std::to_string(index) + ": " +
             std::strerror(-c.result));
@@ -168,8 +170,8 @@ void VhostUserDevice::WaitForCall(size_t index) {
 
 void VhostUserDevice::WatchSocket() {
   auto op = reactor_.SocketReady(frontend_.fd(), 0,
-                                 [this](Completion c) {
-                                   if (c.result == -ECANCELED) return;
+                                 [this, alive = alive_](Completion c) {
+                                   if (!*alive || c.result == -ECANCELED) return;
                                    Broke("the backend closed the connection");
                                  },
                                  {.dispatcher = dispatcher_, .system = true});

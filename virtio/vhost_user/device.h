@@ -118,6 +118,9 @@ class VhostUserDevice {
   OnFailure on_failure_;
   bool failed_ = false;
   bool rings_start_disabled_ = false;
+  // False once destroyed, for handlers already queued when their Operation
+  // was dropped (they run anyway; Operation only cancels what is pending).
+  std::shared_ptr<bool> alive_ = std::make_shared<bool>(true);
 };
 
 }  // namespace trellis::vhost_user

@@ -25,7 +25,8 @@ std::string EchoManifest(const std::map<std::string, std::string>& overrides) {
   std::map<std::string, std::string> fields = {
       {"name", "\"echo\""},
       {"binary", "\"libecho_driver.so\""},
-      {"bind", R"({"accept": [{"key": "trellis.compatible", "values": [{"string_value": "trellis,echo"}]}]})"},
+      {"bind",
+       R"({"accept": [{"key": "trellis.compatible", "values": [{"string_value": "trellis,echo"}]}]})"},
       {"host_restart_on_crash", "true"},
       {"max_restarts", "3"},
       {"power", R"({"managed_dispatchers": true})"},
@@ -158,6 +159,19 @@ ManagerFixture::Bound ManagerFixture::BindDevice(const std::string& path) {
   bound.device = device::v1::Device::NewStub(
       grpc::CreateChannel(response.endpoint(), grpc::InsecureChannelCredentials()));
   return bound;
+}
+
+std::string ShippedManifest(const std::string& name) {
+  std::ifstream in(fs::path(TRELLIS_MANIFEST_DIR) / name);
+  return std::string(std::istreambuf_iterator<char>(in), {});
+}
+
+std::string PropertyText(const node::v1::NodeInfo& node, const std::string& key) {
+  for (const auto& p : node.properties()) {
+    if (p.key() == key)
+      return p.has_string_value() ? p.string_value() : std::to_string(p.int_value());
+  }
+  return "<none>";
 }
 
 std::unique_ptr<grpc::ClientContext> ManagerFixture::WithToken(const std::string& token,

@@ -3,8 +3,8 @@
 // manifests written to a fresh temp dir. Clients use the public gRPC API.
 #pragma once
 
-#include <gtest/gtest.h>
 #include <grpcpp/grpcpp.h>
+#include <gtest/gtest.h>
 
 #include <chrono>
 #include <filesystem>
@@ -38,6 +38,13 @@ std::string Board(const std::string& children_json);
 // A board node JSON for an echo subtree.
 std::string EchoNode(const std::string& name, int depth, int children,
                      const std::string& extra_properties = "");
+
+// The manifest of a driver we ship (manifests/drivers/<name>), as text.
+std::string ShippedManifest(const std::string& name);
+
+// A node property as text ("<none>" if absent): strings as they are,
+// integers in decimal.
+std::string PropertyText(const node::v1::NodeInfo& node, const std::string& key);
 
 class ManagerFixture : public ::testing::Test {
  public:
