@@ -35,6 +35,8 @@ Result<void> BlkDevice::Start() {
                                                                  .timeout = options_.timeout}));
   TRELLIS_ASSIGN_OR_RETURN(std::vector<std::byte> config_bytes,
                            device_->ReadConfig(0, kConfigSize));
+  // The slots' memory is sized before the geometry is known: by
+  // max_transfer, which InfoOf only ever lowers.
   BlkQueueOptions q{.name = device_->name(),
                     .info = {.block_size = 512, .max_transfer_size = options_.max_transfer},
                     .slots = std::max<uint32_t>(1, options_.queue_size / 3)};

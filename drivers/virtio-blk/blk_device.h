@@ -57,7 +57,7 @@ class BlkDevice final : public BlockProtocol, private virtio::VirtioDeviceDriver
     queue_->Submit(request, std::move(done));
   }
 
-  // Quiesce/Unquiesce, in_flight, ...
+  // The request engine: Quiesce/Unquiesce for power, in_flight.
   BlkQueue& queue() { return *queue_; }
   const std::string& name() const { return device_->name(); }
 

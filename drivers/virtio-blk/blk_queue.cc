@@ -186,9 +186,13 @@ Result<void> BlkQueue::Add(size_t slot, RequestType type) {
   return Ok();
 }
 
+void BlkQueue::CompleteUsed(void* token, Result<uint32_t> written) {
+  Complete(static_cast<size_t>(static_cast<Slot*>(token) - slots_.data()), std::move(written));
+}
+
 void BlkQueue::OnUsed() {
   auto complete = [this](void* token, Result<uint32_t> written) {
-    Complete(static_cast<size_t>(static_cast<Slot*>(token) - slots_.data()), std::move(written));
+    CompleteUsed(token, std::move(written));
   };
   do {
     queue_->DisableCallbacks();
@@ -246,9 +250,8 @@ void BlkQueue::KickIfNeeded() {
 void BlkQueue::Abort(const std::string& reason) {
   if (!aborted_) aborted_ = reason;
   queue_->MarkBroken(reason);
-  queue_->PollUsed([this](void* token, Result<uint32_t> written) {
-    Complete(static_cast<size_t>(static_cast<Slot*>(token) - slots_.data()), std::move(written));
-  });
+  queue_->PollUsed(
+      [this](void* token, Result<uint32_t> written) { CompleteUsed(token, std::move(written)); });
   std::deque<Pending> waiting = std::move(waiting_);
   waiting_.clear();
   for (auto& pending : waiting) pending.done(FailErrno(EIO, options_.name + ": " + reason));

@@ -105,6 +105,8 @@ class BlkQueue final : public BlockProtocol {
   Result<void> Add(size_t slot, RequestType type);
   void Start(size_t slot, BlockRequest request, BlockDone done);
   void Complete(size_t slot, Result<uint32_t> written);
+  // Complete for a used entry: `token` is the slot Add gave the queue.
+  void CompleteUsed(void* token, Result<uint32_t> written);
   void Finish(size_t slot, Result<void> result);
   void StartQueued();
   void KickIfNeeded();

@@ -64,6 +64,7 @@ Result<virtio_blk::BlkDeviceOptions> ParseOptions(const NodeProperties& props) {
 class VirtioBlkDriver final : public Driver, public BlockProtocol {
  public:
   explicit VirtioBlkDriver(DriverContext context) : Driver(context) {}
+  ~VirtioBlkDriver() override { *alive_ = false; }
 
   // ---- Driver ----
   void Start(StartCompleter completer) override {
@@ -185,9 +186,6 @@ class VirtioBlkDriver final : public Driver, public BlockProtocol {
   bool stopping_ = false;
   // False once destroyed, for a reconnect completion already queued.
   std::shared_ptr<bool> alive_ = std::make_shared<bool>(true);
-
- public:
-  ~VirtioBlkDriver() override { *alive_ = false; }
 };
 
 }  // namespace trellis::drivers

@@ -55,7 +55,12 @@ TestFile::~TestFile() { ::unlink(path_.c_str()); }
 
 InProcessLoad::InProcessLoad(BlockProtocol& block, UnownedDispatcher dispatcher, int depth,
                              uint64_t blocks)
-    : block_(block), dispatcher_(dispatcher), depth_(depth), blocks_(blocks), buffers_(depth) {
+    : block_(block),
+      dispatcher_(dispatcher),
+      depth_(depth),
+      blocks_(blocks),
+      per_read_(kBlock / block.Info().block_size),
+      buffers_(depth) {
   for (auto& b : buffers_) b.resize(kBlock);
 }
 
@@ -73,10 +78,9 @@ Run InProcessLoad::Go(std::chrono::nanoseconds length) {
 void InProcessLoad::Issue(int slot) {
   ++in_flight_;
   auto issued = Clock::now();
-  const uint64_t per_read = kBlock / block_.Info().block_size;  // Device blocks per 4 KiB.
   BlockRequest request{.op = BlockOp::kRead,
-                       .offset_blocks = rng_() % blocks_ * per_read,
-                       .length_blocks = per_read,
+                       .offset_blocks = rng_() % blocks_ * per_read_,
+                       .length_blocks = per_read_,
                        .data = {buffers_[slot].data(), kBlock}};
   block_.Submit(request, [this, slot, issued](Result<void> result) {
     auto now = Clock::now();

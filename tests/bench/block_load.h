@@ -65,6 +65,7 @@ class InProcessLoad {
   UnownedDispatcher dispatcher_;
   const int depth_;
   const uint64_t blocks_;
+  const uint64_t per_read_;  // Device blocks per 4 KiB read.
   std::vector<std::vector<std::byte>> buffers_;
   std::mt19937_64 rng_{2};
   int in_flight_ = 0;
