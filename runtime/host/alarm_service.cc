@@ -115,25 +115,28 @@ grpc::ServerWriteReactor<AlarmFired>* AlarmService::Watch(
     previous = slot.lock();
     slot = watch;
   }
-  if (previous) {
-    previous->Finish(StatusOf(ErrorCode::kAborted, "replaced by a newer Watch"));
+  // The previous watch ends only after the driver holds the new one, so no
+  // alarm fires into the gap between them.
+  auto end_previous = [previous = std::move(previous)] {
+    if (previous) previous->Finish(StatusOf(ErrorCode::kAborted, "replaced by a newer Watch"));
+  };
+  auto posted = instance->dispatcher().Post([watch, instance, path = grant.node_path,
+                                             caller = grant.caller, end_previous] {
+    auto* protocol = static_cast<AlarmProtocol*>(instance->FindProtocol(path, AlarmProtocol::kName));
+    if (protocol == nullptr) {
+      watch->Finish(StatusOf(ErrorCode::kUnavailable, "the driver no longer serves Alarm"));
+    } else if (auto watching = protocol->WatchAlarms(caller, trellis::Upcall(watch)); !watching) {
+      watch->Finish(ToStatus(watching.error()));
+    } else {
+      // Tells a client waiting for it that alarms firing from now on reach it.
+      watch->SendInitialMetadata();
+    }
+    end_previous();
+  });
+  if (!posted) {
+    watch->Finish(StatusOf(ErrorCode::kUnavailable, "the driver stopped"));
+    end_previous();
   }
-  auto posted =
-      instance->dispatcher().Post([watch, instance, path = grant.node_path, caller = grant.caller] {
-        auto* protocol =
-            static_cast<AlarmProtocol*>(instance->FindProtocol(path, AlarmProtocol::kName));
-        if (protocol == nullptr) {
-          watch->Finish(StatusOf(ErrorCode::kUnavailable, "the driver no longer serves Alarm"));
-          return;
-        }
-        if (auto watching = protocol->WatchAlarms(caller, trellis::Upcall(watch)); !watching) {
-          watch->Finish(ToStatus(watching.error()));
-          return;
-        }
-        // Tells a client waiting for it that alarms firing from now on reach it.
-        watch->SendInitialMetadata();
-      });
-  if (!posted) watch->Finish(StatusOf(ErrorCode::kUnavailable, "the driver stopped"));
   return reactor;
 }
 

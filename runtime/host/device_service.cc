@@ -108,19 +108,29 @@ grpc::ServerWriteReactor<Upcall>* DeviceService::Subscribe(
     previous = subscriptions_[key].lock();
     subscriptions_[key] = stream;
   }
-  if (previous) {
-    previous->Finish(StatusOf(ErrorCode::kAborted,
-                              "replaced by a newer Subscribe to minor " +
-                                  std::to_string(request->minor_num())));
-  }
+  // The previous stream ends only after the driver holds the new one: a
+  // client that sees it end and sends a command must find its upcalls on the
+  // new stream (both tasks run in order on the driver's dispatcher).
+  auto end_previous = [previous = std::move(previous), minor = request->minor_num()] {
+    if (previous) {
+      previous->Finish(StatusOf(ErrorCode::kAborted,
+                                "replaced by a newer Subscribe to minor " + std::to_string(minor)));
+    }
+  };
   uint32_t minor = request->minor_num();
-  auto posted = instance->dispatcher().Post([stream, instance, caller = grant.caller, minor] {
-    auto* protocol = DeviceOrUnavailable(*instance, *stream);
-    if (protocol == nullptr) return;
-    auto subscribed = protocol->Subscribe(caller, minor, trellis::Upcall(stream));
-    if (!subscribed) stream->Finish(ToStatus(subscribed.error()));
-  });
-  if (!posted) stream->Finish(StatusOf(ErrorCode::kUnavailable, "the driver stopped"));
+  auto posted =
+      instance->dispatcher().Post([stream, instance, caller = grant.caller, minor, end_previous] {
+        auto* protocol = DeviceOrUnavailable(*instance, *stream);
+        if (protocol != nullptr) {
+          auto subscribed = protocol->Subscribe(caller, minor, trellis::Upcall(stream));
+          if (!subscribed) stream->Finish(ToStatus(subscribed.error()));
+        }
+        end_previous();
+      });
+  if (!posted) {
+    stream->Finish(StatusOf(ErrorCode::kUnavailable, "the driver stopped"));
+    end_previous();
+  }
   return reactor;
 }
 
