@@ -17,8 +17,7 @@ Result<std::unique_ptr<BlkDevice>> BlkDevice::Connect(Reactor& reactor,
 }
 
 BlkDevice::~BlkDevice() {
-  *alive_ = false;
-  watchdog_ = Operation();
+  watchdog_.reset();
   queue_.reset();
   device_.reset();
 }
@@ -46,7 +45,13 @@ Result<void> BlkDevice::Start() {
                            device_->Initialize(
                                *this, plan,
                                [this](size_t) {
-                                 if (queue_) queue_->OnUsed();
+                                 if (!queue_) return;
+                                 queue_->OnUsed();
+                                 // A device that broke its ring is as gone
+                                 // as one that hung up.
+                                 if (device_->queue(0).broken()) {
+                                   Broke(device_->queue(0).broken_reason());
+                                 }
                                },
                                [this](const std::string& reason) { Broke(reason); }));
   // The device is live from here: an error tears it down (the destructor).
@@ -56,24 +61,10 @@ Result<void> BlkDevice::Start() {
   TRELLIS_ASSIGN_OR_RETURN(
       queue_, BlkQueue::Create(std::move(q), &device_->queue(0), device_->driver_memory(),
                                [this] { device_->Kick(0); }));
-  ArmWatchdog();
+  watchdog_ = std::make_unique<virtio::StallWatchdog>(
+      reactor_, dispatcher_, options_.timeout, [this] { return queue_->oldest_in_flight(); },
+      [this](const std::string& reason) { Broke(reason); });
   return Ok();
-}
-
-void BlkDevice::ArmWatchdog() {
-  auto timer = reactor_.Timer(Clock::now() + options_.timeout / 2,
-                              [this, alive = alive_](Completion c) {
-                                if (!*alive || c.result == -ECANCELED || failed_) return;
-                                auto oldest = queue_->oldest_in_flight();
-                                if (oldest && Clock::now() - *oldest > options_.timeout) {
-                                  Broke("a request got no answer within " +
-                                        std::to_string(options_.timeout.count()) + " ms");
-                                  return;
-                                }
-                                ArmWatchdog();
-                              },
-                              {.dispatcher = dispatcher_, .system = true});
-  if (timer) watchdog_ = std::move(*timer);
 }
 
 void BlkDevice::Broke(const std::string& reason) {

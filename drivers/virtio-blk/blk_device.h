@@ -5,8 +5,8 @@
 // Connect: the vhost-user device (virtio/vhost_user/device.h), its
 // configuration, the VIRTIO initialization with this object as the
 // VirtioDeviceDriver, and one request queue (BlkQueue). Afterwards:
-//   - the backend hanging up, or a request waiting longer than `timeout` in
-//     the device (checked every timeout/2), fails everything with EIO and
+//   - the backend hanging up, breaking its ring, or holding a request
+//     longer than `timeout` (StallWatchdog), fails everything with EIO and
 //     calls `on_failure(reason)` once; the owner decides whether to
 //     reconnect (a new BlkDevice);
 //   - Submit after that fails at once with EIO.
@@ -26,6 +26,7 @@
 #include "runtime/driver/block_protocol.h"
 #include "runtime/operation.h"
 #include "virtio/device_driver.h"
+#include "virtio/driver/stall_watchdog.h"
 #include "virtio/vhost_user/device.h"
 
 namespace trellis::virtio_blk {
@@ -69,7 +70,6 @@ class BlkDevice final : public BlockProtocol, private virtio::VirtioDeviceDriver
         options_(std::move(options)),
         on_failure_(std::move(on_failure)) {}
   Result<void> Start();
-  void ArmWatchdog();
   void Broke(const std::string& reason);
 
   // ---- virtio::VirtioDeviceDriver ----
@@ -82,10 +82,8 @@ class BlkDevice final : public BlockProtocol, private virtio::VirtioDeviceDriver
   const OnFailure on_failure_;
   std::unique_ptr<vhost_user::VhostUserDevice> device_;
   std::unique_ptr<BlkQueue> queue_;  // Uses device_'s queue: declared after, destroyed first.
-  Operation watchdog_;
+  std::unique_ptr<virtio::StallWatchdog> watchdog_;
   bool failed_ = false;
-  // False once destroyed, for a watchdog completion already queued.
-  std::shared_ptr<bool> alive_ = std::make_shared<bool>(true);
 };
 
 }  // namespace trellis::virtio_blk

@@ -2,12 +2,9 @@
 // node, served and offered on a child "block" node like uring-block's, so
 // the gpt driver binds on top.
 //
-// Node properties (from the board or a parent driver):
-//   virtio.socket      string, required: the backend's vhost-user socket
-//   virtio.queue_size  int, default 128: descriptors in the request queue
-//   virtio.timeout_ms  int, default 5000: bound on each control message, and
-//                      on how long a request may sit in the device before
-//                      the backend counts as stalled
+// Node properties (from the board or a parent driver): virtio.socket
+// (required), virtio.queue_size (default 128), virtio.timeout_ms (default
+// 5000) — virtio/driver/node_options.h — and
 //   block.max_transfer int, default 131072: largest transfer in bytes
 //
 // Failure: when the backend hangs up or stalls, every request in the device
@@ -25,30 +22,17 @@
 #include "drivers/virtio-blk/blk_device.h"
 #include "runtime/driver/driver.h"
 #include "runtime/driver/driver_export.h"
-#include "runtime/reactor.h"
+#include "virtio/driver/backend_link.h"
+#include "virtio/driver/node_options.h"
 
 namespace trellis::drivers {
 
 namespace {
 
 Result<virtio_blk::BlkDeviceOptions> ParseOptions(const NodeProperties& props) {
-  virtio_blk::BlkDeviceOptions o;
-  TRELLIS_ASSIGN_OR_RETURN(o.socket, PropertyOr<std::string>(props, "virtio.socket", ""));
-  if (o.socket.empty()) {
-    return Fail(ErrorCode::kInvalidArgument, "the node has no 'virtio.socket' property");
-  }
-  TRELLIS_ASSIGN_OR_RETURN(uint64_t size, PropertyOr<uint64_t>(props, "virtio.queue_size", 128));
-  if (size < 4 || size > 1024 || (size & (size - 1)) != 0) {
-    return Fail(ErrorCode::kInvalidArgument,
-                "virtio.queue_size " + std::to_string(size) + " is not a power of two in 4..1024");
-  }
-  o.queue_size = static_cast<uint16_t>(size);
-  TRELLIS_ASSIGN_OR_RETURN(uint64_t ms, PropertyOr<uint64_t>(props, "virtio.timeout_ms", 5000));
-  if (ms < 10 || ms > 600'000) {
-    return Fail(ErrorCode::kInvalidArgument,
-                "virtio.timeout_ms " + std::to_string(ms) + " is outside 10..600000");
-  }
-  o.timeout = std::chrono::milliseconds(ms);
+  TRELLIS_ASSIGN_OR_RETURN(virtio::VirtioNodeOptions node, virtio::ParseVirtioNodeOptions(props, 128));
+  virtio_blk::BlkDeviceOptions o{
+      .socket = node.socket, .queue_size = node.queue_size, .timeout = node.timeout};
   TRELLIS_ASSIGN_OR_RETURN(uint64_t max,
                            PropertyOr<uint64_t>(props, "block.max_transfer", 128 * 1024));
   if (max < 4096 || max > 4 * 1024 * 1024 || max % 4096 != 0) {
@@ -63,8 +47,10 @@ Result<virtio_blk::BlkDeviceOptions> ParseOptions(const NodeProperties& props) {
 
 class VirtioBlkDriver final : public Driver, public BlockProtocol {
  public:
-  explicit VirtioBlkDriver(DriverContext context) : Driver(context) {}
-  ~VirtioBlkDriver() override { *alive_ = false; }
+  explicit VirtioBlkDriver(DriverContext context)
+      : Driver(context),
+        link_(context.reactor(), context.dispatcher(), [this] { return Connect(); },
+              [this] { blk_.reset(); }) {}
 
   // ---- Driver ----
   void Start(StartCompleter completer) override {
@@ -74,7 +60,7 @@ class VirtioBlkDriver final : public Driver, public BlockProtocol {
       return;
     }
     options_ = std::move(*options);
-    if (auto up = Connect(); !up) {
+    if (auto up = link_.Connect(); !up) {
       completer(std::move(up));
       return;
     }
@@ -93,8 +79,7 @@ class VirtioBlkDriver final : public Driver, public BlockProtocol {
   }
 
   void Stop(StopCompleter completer) override {
-    stopping_ = true;
-    reconnect_ = Operation();
+    link_.Stop();
     if (!blk_) {
       completer();
       return;
@@ -137,7 +122,7 @@ class VirtioBlkDriver final : public Driver, public BlockProtocol {
   Result<void> Connect() {
     TRELLIS_ASSIGN_OR_RETURN(auto blk, virtio_blk::BlkDevice::Connect(
                                            context().reactor(), context().dispatcher(), options_,
-                                           [this](const std::string&) { OnBackendFailure(); }));
+                                           [this](const std::string&) { link_.Lost(); }));
     BlockInfo info = blk->Info();
     if (info_.block_count != 0 &&
         (info.block_count != info_.block_count || info.block_size != info_.block_size)) {
@@ -150,42 +135,14 @@ class VirtioBlkDriver final : public Driver, public BlockProtocol {
     info_ = info;
     blk_ = std::move(blk);
     if (suspended_) blk_->queue().Quiesce([] {});
-    backoff_ = std::chrono::milliseconds(100);
     return Ok();
-  }
-
-  // The device failed its requests already (EIO); let go of it after its
-  // own handler has returned, and retry.
-  void OnBackendFailure() {
-    (void)context().dispatcher().PostSystem([this] {
-      blk_.reset();
-      ScheduleReconnect();
-    });
-  }
-
-  void ScheduleReconnect() {
-    if (stopping_) return;
-    auto timer =
-        context().reactor().Timer(Clock::now() + backoff_,
-                                  [this, alive = alive_](Completion c) {
-                                    if (!*alive || c.result == -ECANCELED || stopping_ || blk_)
-                                      return;
-                                    if (!Connect()) ScheduleReconnect();
-                                  },
-                                  {.dispatcher = context().dispatcher(), .system = true});
-    backoff_ = std::min<std::chrono::milliseconds>(backoff_ * 2, std::chrono::seconds(5));
-    if (timer) reconnect_ = std::move(*timer);
   }
 
   virtio_blk::BlkDeviceOptions options_;
   BlockInfo info_;  // The first connection's geometry.
   std::unique_ptr<virtio_blk::BlkDevice> blk_;
-  Operation reconnect_;
-  std::chrono::milliseconds backoff_{100};
+  virtio::BackendLink link_;  // Declared after blk_: its tasks reset blk_.
   bool suspended_ = false;
-  bool stopping_ = false;
-  // False once destroyed, for a reconnect completion already queued.
-  std::shared_ptr<bool> alive_ = std::make_shared<bool>(true);
 };
 
 }  // namespace trellis::drivers

@@ -52,6 +52,8 @@ Result<std::unique_ptr<DriverHost>> DriverHost::Start(DriverHostOptions options,
   host->device_service_ = std::make_unique<DeviceService>(&host->registry_);
   host->block_service_ = std::make_unique<BlockService>(&host->registry_);
   host->alarm_service_ = std::make_unique<AlarmService>(&host->registry_);
+  host->entropy_service_ = std::make_unique<EntropyService>(&host->registry_);
+  host->console_service_ = std::make_unique<ConsoleService>(&host->registry_);
 
   grpc::ServerBuilder control;
   control.RegisterService(host->host_service_.get());
@@ -68,6 +70,8 @@ Result<std::unique_ptr<DriverHost>> DriverHost::Start(DriverHostOptions options,
     clients.RegisterService(host->device_service_.get());
     clients.RegisterService(host->block_service_.get());
     clients.RegisterService(host->alarm_service_.get());
+    clients.RegisterService(host->entropy_service_.get());
+    clients.RegisterService(host->console_service_.get());
     host->client_server_ = clients.BuildAndStart();
     if (host->client_server_ == nullptr) {
       return Fail(ErrorCode::kUnavailable,
@@ -116,6 +120,8 @@ DriverHost::~DriverHost() {
   device_service_.reset();
   block_service_.reset();
   alarm_service_.reset();
+  entropy_service_.reset();
+  console_service_.reset();
   runtime_.reset();
 }
 

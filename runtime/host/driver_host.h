@@ -14,6 +14,8 @@
 
 #include "runtime/error.h"
 #include "runtime/host/alarm_service.h"
+#include "runtime/host/console_service.h"
+#include "runtime/host/entropy_service.h"
 #include "runtime/host/block_service.h"
 #include "runtime/host/device_service.h"
 #include "runtime/host/host_registry.h"
@@ -59,6 +61,8 @@ class DriverHost {
   std::unique_ptr<DeviceService> device_service_;
   std::unique_ptr<BlockService> block_service_;
   std::unique_ptr<AlarmService> alarm_service_;
+  std::unique_ptr<EntropyService> entropy_service_;
+  std::unique_ptr<ConsoleService> console_service_;
   std::unique_ptr<grpc::Server> control_server_;
   std::unique_ptr<grpc::Server> client_server_;
   // The side channel for shared memory (beside client_server_'s socket).
