@@ -30,7 +30,8 @@ namespace trellis::drivers {
 namespace {
 
 Result<virtio_blk::BlkDeviceOptions> ParseOptions(const NodeProperties& props) {
-  TRELLIS_ASSIGN_OR_RETURN(virtio::VirtioNodeOptions node, virtio::ParseVirtioNodeOptions(props, 128));
+  TRELLIS_ASSIGN_OR_RETURN(virtio::VirtioNodeOptions node,
+                           virtio::ParseVirtioNodeOptions(props, 128));
   virtio_blk::BlkDeviceOptions o{
       .socket = node.socket, .queue_size = node.queue_size, .timeout = node.timeout};
   TRELLIS_ASSIGN_OR_RETURN(uint64_t max,
@@ -49,8 +50,9 @@ class VirtioBlkDriver final : public Driver, public BlockProtocol {
  public:
   explicit VirtioBlkDriver(DriverContext context)
       : Driver(context),
-        link_(context.reactor(), context.dispatcher(), [this] { return Connect(); },
-              [this] { blk_.reset(); }) {}
+        link_(
+            context.reactor(), context.dispatcher(), [this] { return Connect(); },
+            [this] { blk_.reset(); }) {}
 
   // ---- Driver ----
   void Start(StartCompleter completer) override {

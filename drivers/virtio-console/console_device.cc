@@ -27,11 +27,11 @@ ConsoleDevice::~ConsoleDevice() {
 }
 
 Result<void> ConsoleDevice::Start() {
-  TRELLIS_ASSIGN_OR_RETURN(device_, vhost_user::VhostUserDevice::Connect(
-                                        reactor_, dispatcher_,
-                                        {.socket_path = options_.socket,
-                                         .type = virtio::DeviceType::kConsole,
-                                         .timeout = options_.timeout}));
+  TRELLIS_ASSIGN_OR_RETURN(
+      device_, vhost_user::VhostUserDevice::Connect(reactor_, dispatcher_,
+                                                    {.socket_path = options_.socket,
+                                                     .type = virtio::DeviceType::kConsole,
+                                                     .timeout = options_.timeout}));
   const uint32_t buffers = std::max<uint32_t>(1, options_.queue_size / 2);
   virtio::BufferQueueOptions rx{.name = device_->name() + " receiveq",
                                 .device_writes = true,
@@ -61,12 +61,12 @@ Result<void> ConsoleDevice::Start() {
                std::move(rx), &device_->queue(kReceiveQueue), rx_memory,
                [this] { device_->Kick(kReceiveQueue); },
                [this](size_t id, Result<uint32_t> length) { OnReceived(id, std::move(length)); }));
-  TRELLIS_ASSIGN_OR_RETURN(
-      tx_,
-      virtio::BufferQueue::Create(
-          std::move(tx), &device_->queue(kTransmitQueue), tx_memory,
-          [this] { device_->Kick(kTransmitQueue); },
-          [this](size_t id, Result<uint32_t> length) { OnTransmitted(id, std::move(length)); }));
+  TRELLIS_ASSIGN_OR_RETURN(tx_, virtio::BufferQueue::Create(
+                                    std::move(tx), &device_->queue(kTransmitQueue), tx_memory,
+                                    [this] { device_->Kick(kTransmitQueue); },
+                                    [this](size_t id, Result<uint32_t> length) {
+                                      OnTransmitted(id, std::move(length));
+                                    }));
   tx_owner_.assign(buffers, 0);
   while (auto id = rx_->Acquire()) TRELLIS_TRY(rx_->Post(*id, kBufferSize));
   rx_->Notify();

@@ -24,8 +24,9 @@ class VirtioConsoleDriver final : public Driver, public ConsoleProtocol {
  public:
   explicit VirtioConsoleDriver(DriverContext context)
       : Driver(context),
-        link_(context.reactor(), context.dispatcher(), [this] { return Connect(); },
-              [this] { console_.reset(); }) {}
+        link_(
+            context.reactor(), context.dispatcher(), [this] { return Connect(); },
+            [this] { console_.reset(); }) {}
 
   void Start(StartCompleter completer) override {
     auto options = virtio::ParseVirtioNodeOptions(context().start_args().properties, 64);
@@ -94,9 +95,9 @@ class VirtioConsoleDriver final : public Driver, public ConsoleProtocol {
   }
 
   Result<void> Connect() {
-    TRELLIS_ASSIGN_OR_RETURN(
-        console_, virtio_console::ConsoleDevice::Connect(context().reactor(), context().dispatcher(), options_,
-                                             [this](const std::string&) { link_.Lost(); }));
+    TRELLIS_ASSIGN_OR_RETURN(console_, virtio_console::ConsoleDevice::Connect(
+                                           context().reactor(), context().dispatcher(), options_,
+                                           [this](const std::string&) { link_.Lost(); }));
     if (suspended_) console_->Quiesce([] {});
     return Ok();
   }

@@ -24,11 +24,11 @@ RngDevice::~RngDevice() {
 }
 
 Result<void> RngDevice::Start() {
-  TRELLIS_ASSIGN_OR_RETURN(device_, vhost_user::VhostUserDevice::Connect(
-                                        reactor_, dispatcher_,
-                                        {.socket_path = options_.socket,
-                                         .type = virtio::DeviceType::kRng,
-                                         .timeout = options_.timeout}));
+  TRELLIS_ASSIGN_OR_RETURN(device_,
+                           vhost_user::VhostUserDevice::Connect(reactor_, dispatcher_,
+                                                                {.socket_path = options_.socket,
+                                                                 .type = virtio::DeviceType::kRng,
+                                                                 .timeout = options_.timeout}));
   const uint32_t buffers = std::max<uint32_t>(1, options_.queue_size / 4);
   asked_.assign(buffers, 0);
   virtio::BufferQueueOptions q{.name = device_->name() + " requestq",
@@ -44,10 +44,10 @@ Result<void> RngDevice::Start() {
       },
       [this](const std::string& reason) { Broke(reason); }));
   TRELLIS_ASSIGN_OR_RETURN(
-      queue_, virtio::BufferQueue::Create(
-                  std::move(q), &device_->queue(0), device_->driver_memory(),
-                  [this] { device_->Kick(0); },
-                  [this](size_t id, Result<uint32_t> length) { OnBuffer(id, std::move(length)); }));
+      queue_,
+      virtio::BufferQueue::Create(
+          std::move(q), &device_->queue(0), device_->driver_memory(), [this] { device_->Kick(0); },
+          [this](size_t id, Result<uint32_t> length) { OnBuffer(id, std::move(length)); }));
   watchdog_ = std::make_unique<virtio::StallWatchdog>(
       reactor_, dispatcher_, options_.timeout, [this] { return queue_->oldest_in_device(); },
       [this](const std::string& reason) { Broke(reason); });

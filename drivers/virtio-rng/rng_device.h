@@ -81,8 +81,8 @@ class RngDevice final : public EntropyProtocol, private virtio::VirtioDeviceDriv
   std::unique_ptr<virtio::BufferQueue> queue_;  // Uses device_'s queue: destroyed first.
   std::unique_ptr<virtio::StallWatchdog> watchdog_;
   std::deque<Pending> waiting_;
-  size_t wanted_ = 0;     // Bytes the waiting Reads still need.
-  size_t requested_ = 0;  // Bytes asked of the device and not yet back.
+  size_t wanted_ = 0;            // Bytes the waiting Reads still need.
+  size_t requested_ = 0;         // Bytes asked of the device and not yet back.
   std::vector<uint32_t> asked_;  // By buffer: bytes it asked for.
   bool quiesced_ = false;
   std::optional<std::string> failed_;

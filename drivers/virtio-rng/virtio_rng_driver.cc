@@ -22,8 +22,9 @@ class VirtioRngDriver final : public Driver, public EntropyProtocol {
  public:
   explicit VirtioRngDriver(DriverContext context)
       : Driver(context),
-        link_(context.reactor(), context.dispatcher(), [this] { return Connect(); },
-              [this] { rng_.reset(); }) {}
+        link_(
+            context.reactor(), context.dispatcher(), [this] { return Connect(); },
+            [this] { rng_.reset(); }) {}
 
   void Start(StartCompleter completer) override {
     auto options = virtio::ParseVirtioNodeOptions(context().start_args().properties, 64);

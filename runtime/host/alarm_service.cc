@@ -122,7 +122,8 @@ grpc::ServerWriteReactor<AlarmFired>* AlarmService::Watch(
   };
   auto posted = instance->dispatcher().Post([watch, instance, path = grant.node_path,
                                              caller = grant.caller, end_previous] {
-    auto* protocol = static_cast<AlarmProtocol*>(instance->FindProtocol(path, AlarmProtocol::kName));
+    auto* protocol =
+        static_cast<AlarmProtocol*>(instance->FindProtocol(path, AlarmProtocol::kName));
     if (protocol == nullptr) {
       watch->Finish(StatusOf(ErrorCode::kUnavailable, "the driver no longer serves Alarm"));
     } else if (auto watching = protocol->WatchAlarms(caller, trellis::Upcall(watch)); !watching) {

@@ -75,8 +75,8 @@ class ReadPump : public std::enable_shared_from_this<ReadPump> {
 
  private:
   ConsoleProtocol* Protocol() {
-    auto* protocol = static_cast<ConsoleProtocol*>(
-        instance_->FindProtocol(node_path_, ConsoleProtocol::kName));
+    auto* protocol =
+        static_cast<ConsoleProtocol*>(instance_->FindProtocol(node_path_, ConsoleProtocol::kName));
     if (protocol == nullptr) {
       Finish(StatusOf(ErrorCode::kUnavailable, "the driver no longer serves Console"));
     }
@@ -175,9 +175,9 @@ grpc::ServerWriteReactor<ConsoleData>* ConsoleService::Read(
   {
     MutexLock lock(mu_);
     if (!reading_.insert(grant.node_path).second) {
-      return new RefusedRead(StatusOf(ErrorCode::kFailedPrecondition,
-                                      "the console at " + grant.node_path +
-                                          " is already being read by another stream"));
+      return new RefusedRead(StatusOf(
+          ErrorCode::kFailedPrecondition,
+          "the console at " + grant.node_path + " is already being read by another stream"));
     }
   }
   auto pump = std::make_shared<ReadPump>(std::move(instance), grant.node_path);

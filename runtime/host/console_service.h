@@ -31,7 +31,8 @@ class ConsoleService final : public trellis::console::v1::Console::CallbackServi
                                   const console::v1::ConsoleWriteRequest* request,
                                   console::v1::ConsoleWriteResponse* response) override;
   grpc::ServerWriteReactor<console::v1::ConsoleData>* Read(
-      grpc::CallbackServerContext* context, const console::v1::ConsoleReadRequest* request) override;
+      grpc::CallbackServerContext* context,
+      const console::v1::ConsoleReadRequest* request) override;
 
  private:
   HostRegistry* registry_;

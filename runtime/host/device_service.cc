@@ -37,7 +37,8 @@ std::optional<std::pair<Grant, std::shared_ptr<DriverInstance>>> AuthorizeOr(
 // `sink` (a UnaryFinisher or an UpcallStream) with UNAVAILABLE.
 template <typename Sink>
 DeviceProtocol* DeviceOrUnavailable(const DriverInstance& instance, Sink& sink) {
-  auto* protocol = static_cast<DeviceProtocol*>(instance.FindProtocol(instance.node_path(), DeviceProtocol::kName));
+  auto* protocol = static_cast<DeviceProtocol*>(
+      instance.FindProtocol(instance.node_path(), DeviceProtocol::kName));
   if (protocol == nullptr) {
     sink.Finish(StatusOf(ErrorCode::kUnavailable, "the driver no longer serves Device"));
   }
@@ -76,18 +77,18 @@ grpc::ServerUnaryReactor* DeviceService::Command(grpc::CallbackServerContext* co
   auto authorized = AuthorizeOr(*registry_, context, finisher);
   if (!authorized) return reactor;
   auto [grant, instance] = std::move(*authorized);
-  auto posted = instance->dispatcher().Post(
-      [finisher = std::move(finisher), instance, caller = grant.caller, request, response]() mutable {
-        auto* protocol = DeviceOrUnavailable(*instance, finisher);
-        if (protocol == nullptr) return;
-        auto value = protocol->Command(caller, request->minor_num(), request->arg1(), request->arg2());
-        if (!value) {
-          finisher.Finish(ToStatus(value.error()));
-          return;
-        }
-        response->set_value(*value);
-        finisher.Finish(grpc::Status::OK);
-      });
+  auto posted = instance->dispatcher().Post([finisher = std::move(finisher), instance,
+                                             caller = grant.caller, request, response]() mutable {
+    auto* protocol = DeviceOrUnavailable(*instance, finisher);
+    if (protocol == nullptr) return;
+    auto value = protocol->Command(caller, request->minor_num(), request->arg1(), request->arg2());
+    if (!value) {
+      finisher.Finish(ToStatus(value.error()));
+      return;
+    }
+    response->set_value(*value);
+    finisher.Finish(grpc::Status::OK);
+  });
   (void)posted;  // On failure the task, and with it the finisher, was dropped: UNAVAILABLE.
   return reactor;
 }
@@ -151,23 +152,23 @@ grpc::ServerUnaryReactor* DeviceService::Allow(grpc::CallbackServerContext* cont
   // memcpy(nullptr, ..., 0) is undefined.
   const auto* bytes = reinterpret_cast<const std::byte*>(request->buffer().data());
   std::vector<std::byte> buffer(bytes, bytes + request->buffer().size());
-  auto posted = instance->dispatcher().Post([finisher = std::move(finisher), instance,
-                                             caller = grant.caller, request, response,
-                                             buffer = std::move(buffer)]() mutable {
-    auto* protocol = DeviceOrUnavailable(*instance, finisher);
-    if (protocol == nullptr) return;
-    auto previous =
-        protocol->Allow(caller, request->minor_num(), request->read_only(), std::move(buffer));
-    if (!previous) {
-      finisher.Finish(ToStatus(previous.error()));
-      return;
-    }
-    if (!previous->empty()) {  // An empty vector's data() may be null.
-      response->set_previous_buffer(reinterpret_cast<const char*>(previous->data()),
-                                    previous->size());
-    }
-    finisher.Finish(grpc::Status::OK);
-  });
+  auto posted =
+      instance->dispatcher().Post([finisher = std::move(finisher), instance, caller = grant.caller,
+                                   request, response, buffer = std::move(buffer)]() mutable {
+        auto* protocol = DeviceOrUnavailable(*instance, finisher);
+        if (protocol == nullptr) return;
+        auto previous =
+            protocol->Allow(caller, request->minor_num(), request->read_only(), std::move(buffer));
+        if (!previous) {
+          finisher.Finish(ToStatus(previous.error()));
+          return;
+        }
+        if (!previous->empty()) {  // An empty vector's data() may be null.
+          response->set_previous_buffer(reinterpret_cast<const char*>(previous->data()),
+                                        previous->size());
+        }
+        finisher.Finish(grpc::Status::OK);
+      });
   (void)posted;
   return reactor;
 }

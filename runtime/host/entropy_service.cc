@@ -12,9 +12,10 @@ grpc::ServerUnaryReactor* EntropyService::Read(grpc::CallbackServerContext* cont
                                                entropy::v1::ReadEntropyResponse* response) {
   if (request->length() == 0 || request->length() > EntropyProtocol::kMaxRead) {
     auto* reactor = context->DefaultReactor();
-    reactor->Finish(rpc::StatusOf(ErrorCode::kInvalidArgument,
-                                  "length " + std::to_string(request->length()) +
-                                      " is outside 1.." + std::to_string(EntropyProtocol::kMaxRead)));
+    reactor->Finish(
+        rpc::StatusOf(ErrorCode::kInvalidArgument, "length " + std::to_string(request->length()) +
+                                                       " is outside 1.." +
+                                                       std::to_string(EntropyProtocol::kMaxRead)));
     return reactor;
   }
   return OnServingDriver<EntropyProtocol>(

@@ -66,8 +66,8 @@ Result<void> BufferQueue::Post(size_t id, uint32_t length) {
   }
   if (length == 0 || length > options_.buffer_size) {
     Release(id);
-    return Fail(ErrorCode::kInvalidArgument, options_.name + ": a buffer of " +
-                                                 std::to_string(length) + " bytes");
+    return Fail(ErrorCode::kInvalidArgument,
+                options_.name + ": a buffer of " + std::to_string(length) + " bytes");
   }
   s.length = length;
   if (quiesced_) {

@@ -15,18 +15,18 @@ StallWatchdog::StallWatchdog(Reactor& reactor, UnownedDispatcher dispatcher,
 }
 
 void StallWatchdog::Arm() {
-  auto timer = reactor_.Timer(Clock::now() + timeout_ / 2,
-                              [this, alive = alive_](Completion c) {
-                                if (!*alive || c.result == -ECANCELED) return;
-                                auto oldest = oldest_();
-                                if (oldest && Clock::now() - *oldest > timeout_) {
-                                  on_stall_("a request got no answer within " +
-                                            std::to_string(timeout_.count()) + " ms");
-                                  return;
-                                }
-                                Arm();
-                              },
-                              {.dispatcher = dispatcher_, .system = true});
+  auto timer = reactor_.Timer(
+      Clock::now() + timeout_ / 2,
+      [this, alive = alive_](Completion c) {
+        if (!*alive || c.result == -ECANCELED) return;
+        auto oldest = oldest_();
+        if (oldest && Clock::now() - *oldest > timeout_) {
+          on_stall_("a request got no answer within " + std::to_string(timeout_.count()) + " ms");
+          return;
+        }
+        Arm();
+      },
+      {.dispatcher = dispatcher_, .system = true});
   if (timer) timer_ = std::move(*timer);
 }
 
