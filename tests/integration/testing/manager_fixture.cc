@@ -69,6 +69,8 @@ void ManagerFixture::StartManager(const std::string& board_json,
       {TRELLIS_DRIVER_DIR, "liburing_block_driver.so"},
       {TRELLIS_DRIVER_DIR, "libgpt_driver.so"},
       {TRELLIS_DRIVER_DIR, "libvirtio_blk_driver.so"},
+      {TRELLIS_DRIVER_DIR, "libvirtio_rng_driver.so"},
+      {TRELLIS_DRIVER_DIR, "libvirtio_console_driver.so"},
       {TRELLIS_TEST_DRIVER_DIR, "libmisuse_driver.so"},
       {TRELLIS_TEST_DRIVER_DIR, "libpower_probe_driver.so"},
   };
