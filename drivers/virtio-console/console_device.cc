@@ -48,7 +48,11 @@ Result<void> ConsoleDevice::Start() {
       *this, plan,
       [this](size_t queue) {
         auto& q = queue == kReceiveQueue ? rx_ : tx_;
-        if (q) q->OnUsed();
+        if (!q) return;
+        q->OnUsed();
+        // A ring broken by an entry no buffer was waiting on fails nothing
+        // in OnUsed; the device is gone all the same.
+        if (device_->queue(queue).broken()) Broke(device_->queue(queue).broken_reason());
       },
       [this](const std::string& reason) { Broke(reason); }));
   virtio::RingMemory memory = device_->driver_memory();

@@ -40,7 +40,11 @@ Result<void> RngDevice::Start() {
   TRELLIS_TRY(device_->Initialize(
       *this, plan,
       [this](size_t) {
-        if (queue_) queue_->OnUsed();
+        if (!queue_) return;
+        queue_->OnUsed();
+        // A ring broken by an entry no request was waiting on fails nothing
+        // in OnUsed; the device is gone all the same.
+        if (device_->queue(0).broken()) Broke(device_->queue(0).broken_reason());
       },
       [this](const std::string& reason) { Broke(reason); }));
   TRELLIS_ASSIGN_OR_RETURN(
