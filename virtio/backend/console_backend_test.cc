@@ -6,8 +6,10 @@
 #include <unistd.h>
 
 #include <cstring>
+#include <filesystem>
 
 #include "virtio/backend/console_device.h"
+#include "virtio/backend/testing/backend_process.h"
 #include "virtio/backend/testing/backend_thread.h"
 #include "virtio/backend/testing/test_driver.h"
 #include "virtio/console_layout.h"
@@ -189,6 +191,52 @@ TEST_F(ConsoleBackendTest, BackpressureStopsReadingAndLosesNothing) {
   std::vector<std::byte> got = Receive(written, 10s);
   ASSERT_EQ(got.size(), written) << backend_->Log();
   for (size_t i = 0; i < written; ++i) ASSERT_EQ(got[i], Pattern(i)) << "byte " << i;
+}
+
+TEST(ConsoleBackendProcessTest, ExecutableReadsInputFileAndWritesOutputFile) {
+  if (!testing::BackendProcess::Available()) GTEST_SKIP() << testing::BackendProcess::kMissing;
+  char dir[] = "/tmp/trellis-console-XXXXXX";
+  ASSERT_NE(::mkdtemp(dir), nullptr);
+  const std::string input = std::string(dir) + "/in", output = std::string(dir) + "/out";
+  const std::string typed = "hello from a file";
+  {
+    int fd = ::open(input.c_str(), O_CREAT | O_WRONLY | O_CLOEXEC, 0600);
+    ASSERT_GE(fd, 0);
+    ASSERT_EQ(::write(fd, typed.data(), typed.size()), ssize_t(typed.size()));
+    ::close(fd);
+  }
+  auto process = testing::BackendProcess::Start(
+      {.device = "console", .args = {"--input", input, "--output", output}});
+  ASSERT_TRUE(process) << process.error().ToString();
+  auto driver = TestDriver::Connect(
+      {.socket_path = (*process)->socket_path(), .num_queues = console::kNumQueues});
+  ASSERT_TRUE(driver) << driver.error().ToString();
+  TestDriver& d = **driver;
+  auto rx = d.Allocate(256);
+  auto tx = d.Allocate(5);
+  ASSERT_TRUE(rx && tx);
+  Buffer in{TestDriver::Address(*rx), 256};
+  ASSERT_TRUE(d.queue(kRx).Add({}, std::span(&in, 1), nullptr));
+  d.Kick(kRx);
+  auto received = d.WaitCompletions(kRx, 1, 5s);
+  ASSERT_EQ(received.size(), 1u) << (*process)->Log();
+  ASSERT_TRUE(received[0].written);
+  EXPECT_EQ(std::string(reinterpret_cast<const char*>(rx->data()), *received[0].written), typed);
+  std::memcpy(tx->data(), "world", 5);
+  Buffer out{TestDriver::Address(*tx), 5};
+  ASSERT_TRUE(d.queue(kTx).Add(std::span(&out, 1), {}, nullptr));
+  d.Kick(kTx);
+  ASSERT_EQ(d.WaitCompletions(kTx, 1, 5s).size(), 1u);
+  char written[16] = {};
+  int fd = ::open(output.c_str(), O_RDONLY | O_CLOEXEC);
+  ASSERT_GE(fd, 0);
+  EXPECT_EQ(::read(fd, written, sizeof(written)), 5);
+  ::close(fd);
+  EXPECT_EQ(std::string(written), "world");
+  driver->reset();
+  process->reset();
+  std::error_code ec;
+  std::filesystem::remove_all(dir, ec);
 }
 
 }  // namespace

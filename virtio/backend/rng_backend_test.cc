@@ -1,6 +1,7 @@
 // The rng device end to end: the real frontend and SplitQueue against our
 // backend, in-process (a thread) and through trellis-vhost-backend.
 #include <gtest/gtest.h>
+#include <sys/eventfd.h>
 
 #include <algorithm>
 #include <cstring>
@@ -27,8 +28,10 @@ bool AllZero(std::span<const std::byte> bytes) {
 
 // Three 4 KiB requests come back full of bytes that are neither zero nor
 // equal to each other.
-void ExpectRandomRequests(const std::string& socket_path) {
-  auto driver = TestDriver::Connect({.socket_path = socket_path});
+void ExpectRandomRequests(const std::string& socket_path, bool event_idx = true,
+                          uint16_t indirect_max = 0) {
+  auto driver = TestDriver::Connect(
+      {.socket_path = socket_path, .event_idx = event_idx, .indirect_max = indirect_max});
   ASSERT_TRUE(driver) << driver.error().ToString();
   TestDriver& d = **driver;
   std::vector<std::span<std::byte>> buffers;
@@ -75,6 +78,47 @@ TEST(RngBackendTest, ExecutableFillsRequestsAndServesAReconnect) {
   ASSERT_TRUE(status) << status.error().ToString();
   EXPECT_EQ(*status, 0) << (*process)->Log();
   EXPECT_NE(::access((*process)->socket_path().c_str(), F_OK), 0) << "socket file left behind";
+}
+
+TEST(RngBackendTest, WorksWithoutEventIdxAndWithIndirectDescriptors) {
+  auto backend = BackendThread::Start(std::make_unique<RngDevice>());
+  ASSERT_TRUE(backend) << backend.error().ToString();
+  ASSERT_NO_FATAL_FAILURE(ExpectRandomRequests((*backend)->socket_path(), /*event_idx=*/false));
+  ASSERT_NO_FATAL_FAILURE(
+      ExpectRandomRequests((*backend)->socket_path(), /*event_idx=*/true, /*indirect_max=*/4));
+}
+
+// Adds one 64-byte request on queue 0 and kicks.
+void AddRequest(TestDriver& driver) {
+  auto buffer = driver.Allocate(64);
+  ASSERT_TRUE(buffer) << buffer.error().ToString();
+  Buffer in{TestDriver::Address(*buffer), 64};
+  ASSERT_TRUE(driver.queue(0).Add({}, std::span(&in, 1), nullptr));
+  driver.Kick(0);
+}
+
+TEST(RngBackendTest, GetVringBaseStopsTheRingWhichResumesFromThere) {
+  auto backend = BackendThread::Start(std::make_unique<RngDevice>());
+  ASSERT_TRUE(backend) << backend.error().ToString();
+  auto driver = TestDriver::Connect({.socket_path = (*backend)->socket_path()});
+  ASSERT_TRUE(driver) << driver.error().ToString();
+  TestDriver& d = **driver;
+  for (int i = 0; i < 3; ++i) ASSERT_NO_FATAL_FAILURE(AddRequest(d));
+  ASSERT_EQ(d.WaitCompletions(0, 3, 5s).size(), 3u);
+  auto base = d.frontend().GetVringBase(0);
+  ASSERT_TRUE(base) << base.error().ToString();
+  EXPECT_EQ(*base, 3u);
+  // Stopped: a new request is not served.
+  ASSERT_NO_FATAL_FAILURE(AddRequest(d));
+  (void)::eventfd_write(d.kick_fd(0), 1);
+  EXPECT_TRUE(d.WaitCompletions(0, 1, 200ms).empty());
+  // Restarted at the base with a kick fd again: the waiting request is served.
+  ASSERT_TRUE(d.frontend().SetVringBase(0, *base));
+  ASSERT_TRUE(d.frontend().SetVringKick(0, d.kick_fd(0)));
+  auto done = d.WaitCompletions(0, 1, 5s);
+  ASSERT_EQ(done.size(), 1u) << (*backend)->Log();
+  ASSERT_TRUE(done[0].written) << done[0].written.error().ToString();
+  EXPECT_EQ(*done[0].written, 64u);
 }
 
 TEST(RngBackendTest, ReadableDescriptorGetsZeroBytes) {

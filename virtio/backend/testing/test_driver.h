@@ -65,6 +65,8 @@ class TestDriver {
     return vhost_user::GuestMemory::DeviceAddress(buffer.data());
   }
 
+  // The kick eventfd of queue `index` (to hand it to the backend again).
+  int kick_fd(size_t index) const { return queues_[index].kick; }
   // Kicks queue `index` if the device asked for it (NeedsNotify).
   void Kick(size_t index);
   // Collects completions of queue `index` until `count` have arrived (EIO
