@@ -48,6 +48,9 @@ Result<DeviceQueue> DeviceQueue::Create(DeviceQueueConfig config, const GuestMem
   q.event_idx_ = config.event_idx;
   q.indirect_ = config.indirect;
   q.popped_.resize(config.size);
+  q.last_avail_idx_ = config.avail_base;
+  q.used_idx_ = LoadAcquire(q.ring_.used_idx());
+  q.signalled_used_idx_ = q.used_idx_;
   return q;
 }
 

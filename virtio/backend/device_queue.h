@@ -51,6 +51,9 @@ struct DeviceQueueConfig {
   // Negotiated VIRTIO_F_RING_EVENT_IDX / VIRTIO_F_INDIRECT_DESC.
   bool event_idx = false;
   bool indirect = false;
+  // The first available entry to pop (vhost-user SET_VRING_BASE). The used
+  // index starts from what the ring's used->idx holds.
+  uint16_t avail_base = 0;
 };
 
 // A popped chain. Pop reuses the vectors' capacity.
@@ -77,6 +80,8 @@ class DeviceQueue {
   const std::string& broken_reason() const { return broken_reason_; }
   // Chains popped and not yet pushed.
   uint16_t num_popped() const { return num_popped_; }
+  // The next available entry Pop reads (vhost-user GET_VRING_BASE's answer).
+  uint16_t next_avail_index() const { return last_avail_idx_; }
 
   // Pops the next available chain into `chain`. Returns false when the driver
   // has made none available.
