@@ -17,53 +17,71 @@ using rpc::StatusOf;
 using rpc::ToStatus;
 
 // The state of one Read stream, shared by its gRPC reactor (until OnDone)
-// and the driver Read in progress (until it completes). The reactor pointer
-// is null once gRPC is done with the call; `mu_` orders gRPC's threads and
-// the driver's dispatcher.
+// and the driver Read in progress (until it completes). `mu_` orders gRPC's
+// threads and the driver's dispatcher.
+//
+// No input is lost to a reader that goes away: bytes the driver hands over
+// after the client cancelled, or whose write failed, are returned through
+// `stash` for the next reader, and the console is released to the next
+// reader (`release`) only once no driver Read of this stream is left, so
+// the stash is complete and in order when it starts.
 class ReadPump : public std::enable_shared_from_this<ReadPump> {
  public:
-  ReadPump(std::shared_ptr<DriverInstance> instance, std::string node_path)
-      : instance_(std::move(instance)), node_path_(std::move(node_path)) {}
+  using Stash = std::function<void(std::string)>;
+
+  ReadPump(std::shared_ptr<DriverInstance> instance, std::string node_path, Stash stash,
+           std::move_only_function<void()> release)
+      : instance_(std::move(instance)),
+        node_path_(std::move(node_path)),
+        stash_(std::move(stash)),
+        release_(std::move(release)) {}
 
   void Attach(grpc::ServerWriteReactor<ConsoleData>* reactor) TRELLIS_EXCLUDES(mu_) {
     MutexLock lock(mu_);
     reactor_ = reactor;
   }
+  // gRPC is done with the call (OnDone).
   void Detach() TRELLIS_EXCLUDES(mu_) {
+    {
+      MutexLock lock(mu_);
+      reactor_ = nullptr;
+      detached_ = true;
+    }
+    MaybeRelease();
+  }
+
+  // Starts the stream: `leftover` (a previous reader's) first, then input.
+  void Start(std::string leftover) TRELLIS_EXCLUDES(mu_) {
+    if (leftover.empty()) {
+      Pull();
+      return;
+    }
     MutexLock lock(mu_);
-    reactor_ = nullptr;
+    if (reactor_ == nullptr || finished_) {
+      stash_(std::move(leftover));
+      return;
+    }
+    out_.set_data(std::move(leftover));
+    reactor_->StartWrite(&out_);
   }
 
-  // Asks the driver for the next input, on its dispatcher.
-  void Pull() {
-    auto posted = instance_->dispatcher().Post([self = shared_from_this()] {
-      auto* protocol = self->Protocol();
-      if (protocol == nullptr) return;
-      {
-        MutexLock lock(self->mu_);
-        if (self->cancelled_) {
-          self->FinishLocked(grpc::Status::CANCELLED);
-          return;
-        }
-      }
-      protocol->Read(ConsoleService::kMaxChunk, [self](Result<std::vector<std::byte>> input) {
-        self->Deliver(std::move(input));
-      });
-    });
-    if (!posted) Finish(StatusOf(ErrorCode::kUnavailable, "the driver stopped"));
-  }
-
-  void WriteDone(bool ok) {
+  void WriteDone(bool ok) TRELLIS_EXCLUDES(mu_) {
     if (ok) {
       Pull();
-    } else {
-      Finish(grpc::Status::CANCELLED);
+      return;
     }
+    std::string unsent;
+    {
+      MutexLock lock(mu_);
+      unsent = std::move(*out_.mutable_data());
+      FinishLocked(grpc::Status::CANCELLED);
+    }
+    stash_(std::move(unsent));
   }
 
   // The client went away: cancel the driver Read in progress (its
   // completion finishes the call), or finish at the next Pull.
-  void Cancel() {
+  void Cancel() TRELLIS_EXCLUDES(mu_) {
     {
       MutexLock lock(mu_);
       cancelled_ = true;
@@ -74,6 +92,34 @@ class ReadPump : public std::enable_shared_from_this<ReadPump> {
   }
 
  private:
+  // Asks the driver for the next input, on its dispatcher.
+  void Pull() TRELLIS_EXCLUDES(mu_) {
+    {
+      MutexLock lock(mu_);
+      busy_ = true;
+    }
+    auto posted = instance_->dispatcher().Post([self = shared_from_this()] {
+      auto* protocol = self->Protocol();
+      bool stop = protocol == nullptr;
+      if (!stop) {
+        MutexLock lock(self->mu_);
+        stop = self->cancelled_;
+        if (stop) self->FinishLocked(grpc::Status::CANCELLED);
+      }
+      if (stop) {
+        self->Idle();
+        return;
+      }
+      protocol->Read(ConsoleService::kMaxChunk, [self](Result<std::vector<std::byte>> input) {
+        self->Deliver(std::move(input));
+      });
+    });
+    if (!posted) {
+      Finish(StatusOf(ErrorCode::kUnavailable, "the driver stopped"));
+      Idle();
+    }
+  }
+
   ConsoleProtocol* Protocol() {
     auto* protocol =
         static_cast<ConsoleProtocol*>(instance_->FindProtocol(node_path_, ConsoleProtocol::kName));
@@ -84,15 +130,40 @@ class ReadPump : public std::enable_shared_from_this<ReadPump> {
   }
 
   void Deliver(Result<std::vector<std::byte>> input) TRELLIS_EXCLUDES(mu_) {
-    MutexLock lock(mu_);
-    if (!input) {
-      FinishLocked(input.error().code() == ErrorCode::kCancelled ? grpc::Status::CANCELLED
-                                                                 : ToStatus(input.error()));
-      return;
+    std::string unsent;
+    {
+      MutexLock lock(mu_);
+      if (!input) {
+        FinishLocked(input.error().code() == ErrorCode::kCancelled ? grpc::Status::CANCELLED
+                                                                   : ToStatus(input.error()));
+      } else if (reactor_ == nullptr || finished_ || cancelled_) {
+        unsent.assign(reinterpret_cast<const char*>(input->data()), input->size());
+        FinishLocked(grpc::Status::CANCELLED);
+      } else {
+        out_.set_data(reinterpret_cast<const char*>(input->data()), input->size());
+        reactor_->StartWrite(&out_);
+      }
     }
-    if (reactor_ == nullptr || finished_) return;
-    out_.set_data(reinterpret_cast<const char*>(input->data()), input->size());
-    reactor_->StartWrite(&out_);
+    if (!unsent.empty()) stash_(std::move(unsent));
+    Idle();
+  }
+
+  // No driver Read of this stream is pending any more.
+  void Idle() TRELLIS_EXCLUDES(mu_) {
+    {
+      MutexLock lock(mu_);
+      busy_ = false;
+    }
+    MaybeRelease();
+  }
+
+  void MaybeRelease() TRELLIS_EXCLUDES(mu_) {
+    {
+      MutexLock lock(mu_);
+      if (!detached_ || busy_ || released_) return;
+      released_ = true;
+    }
+    release_();
   }
 
   void Finish(const grpc::Status& status) TRELLIS_EXCLUDES(mu_) {
@@ -107,30 +178,32 @@ class ReadPump : public std::enable_shared_from_this<ReadPump> {
 
   const std::shared_ptr<DriverInstance> instance_;
   const std::string node_path_;
+  const Stash stash_;
+  std::move_only_function<void()> release_;
   Mutex mu_;
   grpc::ServerWriteReactor<ConsoleData>* reactor_ TRELLIS_GUARDED_BY(mu_) = nullptr;
   ConsoleData out_ TRELLIS_GUARDED_BY(mu_);  // The message being written.
   bool finished_ TRELLIS_GUARDED_BY(mu_) = false;
   bool cancelled_ TRELLIS_GUARDED_BY(mu_) = false;
+  bool busy_ TRELLIS_GUARDED_BY(mu_) = false;  // A Pull posted or a driver Read pending.
+  bool detached_ TRELLIS_GUARDED_BY(mu_) = false;
+  bool released_ TRELLIS_GUARDED_BY(mu_) = false;
 };
 
 class ReadReactor final : public grpc::ServerWriteReactor<ConsoleData> {
  public:
-  ReadReactor(std::shared_ptr<ReadPump> pump, std::move_only_function<void()> on_done)
-      : pump_(std::move(pump)), on_done_(std::move(on_done)) {
+  explicit ReadReactor(std::shared_ptr<ReadPump> pump) : pump_(std::move(pump)) {
     pump_->Attach(this);
   }
   void OnWriteDone(bool ok) override { pump_->WriteDone(ok); }
   void OnCancel() override { pump_->Cancel(); }
   void OnDone() override {
     pump_->Detach();
-    if (on_done_) on_done_();
     delete this;
   }
 
  private:
   std::shared_ptr<ReadPump> pump_;
-  std::move_only_function<void()> on_done_;
 };
 
 // A reactor that only finishes with `status`.
@@ -172,20 +245,29 @@ grpc::ServerWriteReactor<ConsoleData>* ConsoleService::Read(
   auto authorized = registry_->Authorize(TokenOf(context), ConsoleProtocol::kName);
   if (!authorized) return new RefusedRead(ToStatus(authorized.error()));
   auto [grant, instance] = std::move(*authorized);
+  std::string leftover;
   {
-    MutexLock lock(mu_);
-    if (!reading_.insert(grant.node_path).second) {
+    MutexLock lock(readers_->mu);
+    if (!readers_->reading.insert(grant.node_path).second) {
       return new RefusedRead(StatusOf(
           ErrorCode::kFailedPrecondition,
           "the console at " + grant.node_path + " is already being read by another stream"));
     }
+    leftover = std::exchange(readers_->leftovers[grant.node_path], {});
   }
-  auto pump = std::make_shared<ReadPump>(std::move(instance), grant.node_path);
-  auto* reactor = new ReadReactor(pump, [this, path = grant.node_path] {
-    MutexLock lock(mu_);
-    reading_.erase(path);
-  });
-  pump->Pull();
+  const std::string path = grant.node_path;
+  auto pump = std::make_shared<ReadPump>(
+      std::move(instance), path,
+      [readers = readers_, path](std::string unsent) {
+        MutexLock lock(readers->mu);
+        readers->leftovers[path] += unsent;
+      },
+      [readers = readers_, path] {
+        MutexLock lock(readers->mu);
+        readers->reading.erase(path);
+      });
+  auto* reactor = new ReadReactor(pump);
+  pump->Start(std::move(leftover));
   return reactor;
 }
 

@@ -7,10 +7,13 @@
 // (ConsoleProtocol::Read), writes what comes to the client, and asks again
 // only once that write is done, so a slow client holds the input back in
 // the driver and the device instead of piling it up here. A client that
-// cancels has its pending driver Read cancelled (nothing consumed); only a
-// chunk already on its way to it goes with it.
+// cancels has its pending driver Read cancelled (nothing consumed); input
+// handed to it that it never got (the write failed, or it came after the
+// cancel) goes to the next reader first.
 #pragma once
 
+#include <map>
+#include <memory>
 #include <set>
 #include <string>
 
@@ -35,10 +38,19 @@ class ConsoleService final : public trellis::console::v1::Console::CallbackServi
       const console::v1::ConsoleReadRequest* request) override;
 
  private:
+  // Shared with the streams, which may outlive the service (a driver Read
+  // completing during shutdown).
+  struct Readers {
+    Mutex mu;
+    // Nodes with an open Read stream.
+    std::set<std::string> reading TRELLIS_GUARDED_BY(mu);
+    // By node: input a reader that went away was handed but never got, for
+    // the next reader (before anything newer).
+    std::map<std::string, std::string> leftovers TRELLIS_GUARDED_BY(mu);
+  };
+
   HostRegistry* registry_;
-  Mutex mu_;
-  // Nodes with an open Read stream.
-  std::set<std::string> reading_ TRELLIS_GUARDED_BY(mu_);
+  const std::shared_ptr<Readers> readers_ = std::make_shared<Readers>();
 };
 
 }  // namespace trellis::host

@@ -3,14 +3,15 @@
 #include <algorithm>
 #include <cstdio>
 
+#include "runtime/driver/alarm_protocol.h"
+#include "runtime/driver/block_protocol.h"
+#include "runtime/driver/console_protocol.h"
+#include "runtime/driver/device_protocol.h"
+#include "runtime/driver/entropy_protocol.h"
 #include "runtime/host/block_client.h"
 #include "runtime/host/host_registry.h"
 #include "runtime/host/wake_lease_client.h"
 #include "runtime/internal/dispatcher_core.h"
-
-#include "runtime/driver/alarm_protocol.h"
-#include "runtime/driver/block_protocol.h"
-#include "runtime/driver/device_protocol.h"
 #include "runtime/rpc/async_call.h"
 #include "runtime/rpc/properties.h"
 #include "runtime/rpc/status.h"
@@ -25,15 +26,20 @@ constexpr auto kNodeCallTimeout = 10s;
 // Protocols a host knows how to serve to clients.
 bool IsKnownProtocol(std::string_view name) {
   return name == DeviceProtocol::kName || name == BlockProtocol::kName ||
-         name == AlarmProtocol::kName;
+         name == AlarmProtocol::kName || name == EntropyProtocol::kName ||
+         name == ConsoleProtocol::kName;
 }
 
 const char* LevelName(LogLevel level) {
   switch (level) {
-    case LogLevel::kDebug: return "debug";
-    case LogLevel::kInfo: return "info";
-    case LogLevel::kWarning: return "warning";
-    case LogLevel::kError: return "error";
+    case LogLevel::kDebug:
+      return "debug";
+    case LogLevel::kInfo:
+      return "info";
+    case LogLevel::kWarning:
+      return "warning";
+    case LogLevel::kError:
+      return "error";
   }
   return "info";
 }
@@ -82,7 +88,8 @@ void DriverInstance::OnDispatcherNow(Task fn) {
 void DriverInstance::Start(Done done) {
   OnDispatcher([self = shared_from_this(), done = std::move(done)]() mutable {
     if (self->state_ != State::kCreated) {
-      done(Fail(ErrorCode::kFailedPrecondition, "driver at " + self->node_path() + " already started"));
+      done(Fail(ErrorCode::kFailedPrecondition,
+                "driver at " + self->node_path() + " already started"));
       return;
     }
     self->state_ = State::kStarting;
@@ -90,8 +97,8 @@ void DriverInstance::Start(Done done) {
     if (self->driver_ == nullptr) {
       self->state_ = State::kStopped;
       self->Teardown([done = std::move(done), self]() mutable {
-        done(Fail(ErrorCode::kInternal, "driver '" + self->config_.args.driver_name +
-                                            "' could not be constructed"));
+        done(Fail(ErrorCode::kInternal,
+                  "driver '" + self->config_.args.driver_name + "' could not be constructed"));
       });
       return;
     }
@@ -108,9 +115,9 @@ void DriverInstance::Start(Done done) {
         });
       });
     };
-    self->driver_->Start(StartCompleter(
-        std::move(on_started),
-        Fail(ErrorCode::kInternal, "the driver dropped its start completer")));
+    self->driver_->Start(
+        StartCompleter(std::move(on_started),
+                       Fail(ErrorCode::kInternal, "the driver dropped its start completer")));
   });
 }
 
@@ -152,29 +159,29 @@ void DriverInstance::Stop(std::move_only_function<void()> done) {
       return;
     }
     // Stop while suspended resumes first (seed 000).
-    self->driver_->SystemResume(
-        std::nullopt,
-        ResumeCompleter(
-            [self, stop = std::move(stop)](Result<void>) mutable {
-              self->OnDispatcher([self, stop = std::move(stop)]() mutable {
-                (void)self->dispatcher_.Resume(self->TakeWakeTask());
-                self->state_ = State::kRunning;
-                stop();
-              });
-            },
-            Fail(ErrorCode::kInternal, "dropped resume completer")));
+    self->driver_->SystemResume(std::nullopt,
+                                ResumeCompleter(
+                                    [self, stop = std::move(stop)](Result<void>) mutable {
+                                      self->OnDispatcher([self, stop = std::move(stop)]() mutable {
+                                        (void)self->dispatcher_.Resume(self->TakeWakeTask());
+                                        self->state_ = State::kRunning;
+                                        stop();
+                                      });
+                                    },
+                                    Fail(ErrorCode::kInternal, "dropped resume completer")));
   });
 }
 
 void DriverInstance::Suspend(Done done) {
   if (!config_.args.power_managed) {
-    done(Fail(ErrorCode::kFailedPrecondition,
-              "driver at " + node_path() + " is not power-managed"));
+    done(
+        Fail(ErrorCode::kFailedPrecondition, "driver at " + node_path() + " is not power-managed"));
     return;
   }
   OnDispatcher([self = shared_from_this(), done = std::move(done)]() mutable {
     if (self->state_ != State::kRunning) {
-      done(Fail(ErrorCode::kFailedPrecondition, "driver at " + self->node_path() + " is not running"));
+      done(Fail(ErrorCode::kFailedPrecondition,
+                "driver at " + self->node_path() + " is not running"));
       return;
     }
     // Stop starting the driver's tasks and let the running one finish, then
@@ -184,16 +191,17 @@ void DriverInstance::Suspend(Done done) {
       self->OnDispatcher([self, done = std::move(done)]() mutable {
         self->driver_->SystemSuspend(SuspendCompleter(
             [self, done = std::move(done)](Result<void> result) mutable {
-              self->OnDispatcherNow([self, done = std::move(done), result = std::move(result)]() mutable {
-                if (result) {
-                  self->state_ = State::kSuspended;
-                } else {
-                  // Still running: reopen the queue, wake handlers first.
-                  self->state_ = State::kRunning;
-                  (void)self->dispatcher_.Resume(self->TakeWakeTask());
-                }
-                done(std::move(result));
-              });
+              self->OnDispatcherNow(
+                  [self, done = std::move(done), result = std::move(result)]() mutable {
+                    if (result) {
+                      self->state_ = State::kSuspended;
+                    } else {
+                      // Still running: reopen the queue, wake handlers first.
+                      self->state_ = State::kRunning;
+                      (void)self->dispatcher_.Resume(self->TakeWakeTask());
+                    }
+                    done(std::move(result));
+                  });
             },
             Fail(ErrorCode::kInternal, "the driver dropped its suspend completer")));
       });
@@ -206,25 +214,28 @@ void DriverInstance::Suspend(Done done) {
 }
 
 void DriverInstance::Resume(std::optional<WakeLease> lease, Done done) {
-  OnDispatcher([self = shared_from_this(), lease = std::move(lease), done = std::move(done)]() mutable {
-    if (self->state_ != State::kSuspended) {
-      done(Fail(ErrorCode::kFailedPrecondition, "driver at " + self->node_path() + " is not suspended"));
-      return;
-    }
-    self->driver_->SystemResume(
-        std::move(lease),
-        ResumeCompleter(
-            [self, done = std::move(done)](Result<void> result) mutable {
-              self->OnDispatcherNow([self, done = std::move(done), result = std::move(result)]() mutable {
-                // Reopen the queue even if the hook failed, so Stop can run;
-                // wake handlers run before anything queued meanwhile.
-                (void)self->dispatcher_.Resume(self->TakeWakeTask());
-                self->state_ = State::kRunning;
-                done(std::move(result));
-              });
-            },
-            Fail(ErrorCode::kInternal, "the driver dropped its resume completer")));
-  });
+  OnDispatcher(
+      [self = shared_from_this(), lease = std::move(lease), done = std::move(done)]() mutable {
+        if (self->state_ != State::kSuspended) {
+          done(Fail(ErrorCode::kFailedPrecondition,
+                    "driver at " + self->node_path() + " is not suspended"));
+          return;
+        }
+        self->driver_->SystemResume(
+            std::move(lease),
+            ResumeCompleter(
+                [self, done = std::move(done)](Result<void> result) mutable {
+                  self->OnDispatcherNow(
+                      [self, done = std::move(done), result = std::move(result)]() mutable {
+                        // Reopen the queue even if the hook failed, so Stop can run;
+                        // wake handlers run before anything queued meanwhile.
+                        (void)self->dispatcher_.Resume(self->TakeWakeTask());
+                        self->state_ = State::kRunning;
+                        done(std::move(result));
+                      });
+                },
+                Fail(ErrorCode::kInternal, "the driver dropped its resume completer")));
+      });
 }
 
 void* DriverInstance::FindProtocol(std::string_view node_path, std::string_view protocol) const {
@@ -259,7 +270,8 @@ Result<void> DriverInstance::ServeProtocol(std::string_view protocol, void* impl
   TRELLIS_TRY(CheckServable(protocol));
   MutexLock lock(mu_);
   if (!protocols_.emplace(std::make_pair(node_path(), std::string(protocol)), impl).second) {
-    return Fail(ErrorCode::kAlreadyExists, "protocol '" + std::string(protocol) + "' is already served");
+    return Fail(ErrorCode::kAlreadyExists,
+                "protocol '" + std::string(protocol) + "' is already served");
   }
   return Ok();
 }
@@ -304,9 +316,8 @@ void DriverInstance::AddChild(ChildArgs args,
   // the child's driver at once and that driver may connect straight away.
   std::string child_path = node_path() + "." + args.name;
   if (auto offered = AddOffers(child_path, args.offers); !offered) {
-    (void)dispatcher_.Post([done = std::move(done), error = offered.error()]() mutable {
-      done(Fail(error));
-    });
+    (void)dispatcher_.Post(
+        [done = std::move(done), error = offered.error()]() mutable { done(Fail(error)); });
     return;
   }
   node::v1::AddChildRequest request;
@@ -322,9 +333,8 @@ void DriverInstance::AddChild(ChildArgs args,
       [stub](auto* ctx, auto* req, auto* resp, auto cb) {
         stub->async()->AddChild(ctx, req, resp, std::move(cb));
       },
-      [self = shared_from_this(), done = std::move(done), child_path,
-       offered = std::move(offered)](grpc::Status status,
-                                     node::v1::AddChildResponse response) mutable {
+      [self = shared_from_this(), done = std::move(done), child_path, offered = std::move(offered)](
+          grpc::Status status, node::v1::AddChildResponse response) mutable {
         // Only this call's offers: a sibling of the same name keeps its own.
         if (!status.ok()) self->RemoveOffers(child_path, &offered);
         (void)self->dispatcher_.Post([done = std::move(done), status = std::move(status),
@@ -354,23 +364,24 @@ void DriverInstance::RemoveChild(std::string name,
           grpc::Status status, node::v1::RemoveNodeResponse) mutable {
         // The child's subtree has stopped: nothing uses its offers now.
         if (status.ok()) self->RemoveOffers(child_path);
-        (void)self->dispatcher_.Post([done = std::move(done), status = std::move(status)]() mutable {
-          done(status.ok() ? Ok() : Result<void>(Fail(rpc::FromStatus(status, "RemoveNode"))));
-        });
+        (void)self->dispatcher_.Post(
+            [done = std::move(done), status = std::move(status)]() mutable {
+              done(status.ok() ? Ok() : Result<void>(Fail(rpc::FromStatus(status, "RemoveNode"))));
+            });
       });
 }
 
 void DriverInstance::AcquireWakeLease(std::string name,
                                       std::move_only_function<void(Result<WakeLease>)> done) {
-  AcquireNodeLease(env_.node_channel, config_.node_token, std::move(name),
-                   [self = shared_from_this(), done = std::move(done)](Result<WakeLease> lease) mutable {
-                     // If the dispatcher is gone, the task (and the lease) is
-                     // destroyed here, which releases the lease.
-                     (void)self->dispatcher_.Post(
-                         [done = std::move(done), lease = std::move(lease)]() mutable {
-                           done(std::move(lease));
-                         });
-                   });
+  AcquireNodeLease(
+      env_.node_channel, config_.node_token, std::move(name),
+      [self = shared_from_this(), done = std::move(done)](Result<WakeLease> lease) mutable {
+        // If the dispatcher is gone, the task (and the lease) is
+        // destroyed here, which releases the lease.
+        (void)self->dispatcher_.Post([done = std::move(done), lease = std::move(lease)]() mutable {
+          done(std::move(lease));
+        });
+      });
 }
 
 Result<WakeVector> DriverInstance::ArmWakeVector(int fd, short events, std::string reason,
@@ -399,16 +410,16 @@ void DriverInstance::OnWakeVector(int revents, const std::string& reason, WakeHa
   // resume the report causes is a later system task on the same
   // dispatcher, so it always finds the handler and runs it first.
   Clock::time_point at = Clock::now();
-  OnDispatcher([self = shared_from_this(), revents, reason, at,
-                on_wake = std::move(on_wake)]() mutable {
-    Task task = [revents, on_wake = std::move(on_wake)]() mutable { on_wake(revents); };
-    if (self->state_ == State::kSuspending || self->state_ == State::kSuspended) {
-      self->pending_wake_.push_back(std::move(task));
-    } else {
-      (void)self->dispatcher_.Post(std::move(task));
-    }
-    self->ReportWakeAt(reason, at);
-  });
+  OnDispatcher(
+      [self = shared_from_this(), revents, reason, at, on_wake = std::move(on_wake)]() mutable {
+        Task task = [revents, on_wake = std::move(on_wake)]() mutable { on_wake(revents); };
+        if (self->state_ == State::kSuspending || self->state_ == State::kSuspended) {
+          self->pending_wake_.push_back(std::move(task));
+        } else {
+          (void)self->dispatcher_.Post(std::move(task));
+        }
+        self->ReportWakeAt(reason, at);
+      });
 }
 
 Task DriverInstance::TakeWakeTask() {
@@ -440,9 +451,10 @@ void DriverInstance::Connect(
       [self = shared_from_this(), done = std::move(done)](
           grpc::Status status, node::v1::ConnectResponse response) mutable {
         if (!status.ok()) {
-          (void)self->dispatcher_.Post([done = std::move(done), status = std::move(status)]() mutable {
-            done(Fail(rpc::FromStatus(status, "Connect")));
-          });
+          (void)self->dispatcher_.Post(
+              [done = std::move(done), status = std::move(status)]() mutable {
+                done(Fail(rpc::FromStatus(status, "Connect")));
+              });
           return;
         }
         UnownedDispatcher client = self->dispatcher_.borrow();
@@ -463,7 +475,9 @@ void DriverInstance::Connect(
       });
 }
 
-void DriverInstance::ReportWake(std::string reason) { ReportWakeAt(std::move(reason), Clock::now()); }
+void DriverInstance::ReportWake(std::string reason) {
+  ReportWakeAt(std::move(reason), Clock::now());
+}
 
 void DriverInstance::ReportWakeAt(std::string reason, Clock::time_point at) {
   static_assert(std::is_same_v<Clock, std::chrono::steady_clock>,
