@@ -131,7 +131,8 @@ void BackendSupervisor::Spawn(Backend& b) {
   fcntl(pipe_fds[0], F_SETFL, fcntl(pipe_fds[0], F_GETFL) | O_NONBLOCK);
   auto child = ChildProcess::Spawn({.argv = b.spec.argv,
                                     .fds = {{-1, 0}, {pipe_fds[1], 1}, {pipe_fds[1], 2}},
-                                    .new_process_group = true});
+                                    .new_process_group = true,
+                                    .reset_signals = true});
   close(pipe_fds[1]);
   if (!child) {
     close(pipe_fds[0]);

@@ -48,7 +48,7 @@ Result<ChildProcess> ChildProcess::Spawn(const SpawnOptions& options) {
 
   posix_spawnattr_t attr;
   posix_spawnattr_init(&attr);
-  short flags = POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF;
+  short flags = options.reset_signals ? POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF : 0;
   if (options.new_process_group) flags |= POSIX_SPAWN_SETPGROUP;
   posix_spawnattr_setflags(&attr, flags);
   posix_spawnattr_setpgroup(&attr, 0);

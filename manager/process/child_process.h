@@ -29,13 +29,17 @@ struct SpawnOptions {
   // signals to the manager's group do not reach it and SignalGroup reaches
   // its helpers.
   bool new_process_group = false;
+  // Gives the child an empty signal mask and default dispositions (the
+  // manager blocks SIGINT/SIGTERM for sigwait and ignores SIGPIPE). Off, the
+  // child inherits both, as driver hosts always have.
+  bool reset_signals = false;
 };
 
 // Move-only; owns the pidfd. Dropping it neither kills nor reaps the child.
 class ChildProcess {
  public:
   ChildProcess() = default;
-  // Spawns with signal mask and dispositions reset to defaults. Thread-safe.
+  // Spawns the child. Thread-safe.
   // Errors: from posix_spawn (kNotFound when the program is missing) or
   // pidfd_open (then the child is killed and reaped).
   [[nodiscard]] static Result<ChildProcess> Spawn(const SpawnOptions& options);
