@@ -113,9 +113,9 @@ TEST(JsonFormatTest, BackendHasStatePidRestartsSocketAndLastExit) {
   backend->set_restart_count(1);
   backend->set_socket("/run/trellis/disk.sock");
   backend->set_last_exit("killed by signal 9 (Killed)");
-  EXPECT_EQ(NodesToJson(nodes)[2]["backend"], Json::parse(R"({
+  EXPECT_EQ(NodesToJson(nodes)[2]["backend"], Json::parse(R"json({
       "state": "running", "pid": 4242, "restarts": 1, "socket": "/run/trellis/disk.sock",
-      "last_exit": "killed by signal 9 (Killed)"})"));
+      "last_exit": "killed by signal 9 (Killed)"})json"));
   EXPECT_THAT(FormatNodeDetail(nodes.nodes(2), {}),
               HasSubstr("backend:    running, pid 4242, 1 restart, socket "
                         "/run/trellis/disk.sock, last: killed by signal 9 (Killed)\n"));
