@@ -154,8 +154,10 @@ TEST_F(BackendSupervisorTest, ReportsAcceptedOnceTheSocketListens) {
 }
 
 TEST_F(BackendSupervisorTest, StopAllKillsABackendIgnoringSigtermAfterTheGrace) {
-  Start({"sh", "-c", "trap '' TERM; while :; do sleep 0.01; done"});
-  ASSERT_TRUE(WaitFor([](auto& s) { return s.pid() > 0; }));
+  std::string trapped = dir_ + "/trapped";
+  Start({"sh", "-c", "trap '' TERM; touch " + trapped + "; while :; do sleep 0.01; done"});
+  // SIGTERM only once the trap is set.
+  ASSERT_TRUE(WaitFor([&](auto& s) { return s.pid() > 0 && fs::exists(trapped); }));
   pid_t pid = Status().pid();
   auto begun = std::chrono::steady_clock::now();
   RunSync([&] { supervisor_->StopAll(); });
