@@ -21,7 +21,6 @@ namespace fs = std::filesystem;
 using vhost_user::testing::StorageDaemon;
 
 constexpr char kDisk[] = "root.sys.disk";
-constexpr char kWholeDisk[] = "root.sys.disk.block";
 constexpr uint64_t kImageSize = 1 << 20;
 
 // A board node "disk" for virtio-blk whose backend is `argv_json` (a JSON
@@ -64,7 +63,7 @@ class VirtioBackendTest : public ManagerFixture {
     image_ = MakeImage();
     StartManager(Board(BackendNode("disk", DaemonArgv(image_), "disk.sock")),
                  {{"virtio-blk.json", ShippedManifest("virtio-blk.json")}});
-    ASSERT_TRUE(WaitForNodeState(kWholeDisk, node::v1::NODE_STATE_BOUND))
+    ASSERT_TRUE(WaitForNodeState(kDisk, node::v1::NODE_STATE_BOUND))
         << FindNode(kDisk).value_or(node::v1::NodeInfo{}).DebugString();
   }
 
