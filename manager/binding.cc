@@ -13,6 +13,8 @@ using manager::v1::TopologyEvent;
 
 void Manager::BindNode(Node* node) {
   if (shutting_down_ || node == topology_.root() || node->state != NodeState::kUnbound) return;
+  // Bound once its backend is ready; see StartBackends.
+  if (backends_ && backends_->Gating(node->path())) return;
   std::vector<Candidate> candidates;
   candidates.reserve(drivers_.size());
   for (const auto& [name, record] : drivers_) {

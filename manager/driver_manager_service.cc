@@ -86,6 +86,9 @@ grpc::ServerUnaryReactor* DriverManagerService::ListNodes(grpc::CallbackServerCo
       }
       info->set_restart_count(node->restarts);
       info->set_last_error(node->last_error);
+      if (m.backends_) {
+        if (auto backend = m.backends_->Status(node->path())) *info->mutable_backend() = *backend;
+      }
     });
     finisher.Finish(grpc::Status::OK);
   });

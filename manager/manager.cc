@@ -48,16 +48,26 @@ void ExpandRuntimeDir(NodeProperties& props, const std::string& runtime_dir) {
   }
 }
 
+// Sets (or replaces) the "virtio.socket" property of a node with a backend
+// to the backend's resolved socket, so its driver finds it.
+void SetBackendSocket(NodeProperties& props, const std::string& socket) {
+  std::erase_if(props, [](const NodeProperty& p) { return p.key == kVirtioSocketProperty; });
+  props.push_back({std::string(kVirtioSocketProperty), socket});
+}
+
 Result<void> AddBoardNodes(Topology& topology, Node* parent,
                            const google::protobuf::RepeatedPtrField<manifest::v1::BoardNode>& nodes,
-                           const std::string& runtime_dir) {
+                           const std::string& runtime_dir,
+                           const std::map<std::string, std::string>& backend_sockets) {
   for (const auto& spec : nodes) {
     TRELLIS_ASSIGN_OR_RETURN(NodeProperties props, rpc::FromProto(spec.properties()),
                              "board node '" + spec.name() + "'");
     ExpandRuntimeDir(props, runtime_dir);
+    auto socket = backend_sockets.find(parent->path() + "." + spec.name());
+    if (socket != backend_sockets.end()) SetBackendSocket(props, socket->second);
     TRELLIS_ASSIGN_OR_RETURN(Node * node, topology.AddChild(parent, spec.name(), std::move(props)),
                              "board node under " + parent->path());
-    TRELLIS_TRY(AddBoardNodes(topology, node, spec.children(), runtime_dir));
+    TRELLIS_TRY(AddBoardNodes(topology, node, spec.children(), runtime_dir, backend_sockets));
   }
   return Ok();
 }
@@ -90,6 +100,14 @@ Result<std::unique_ptr<Manager>> Manager::Start(ManagerOptions options) {
 
 Result<void> Manager::Boot() {
   TRELLIS_ASSIGN_OR_RETURN(board_, LoadBoard(options_.board));
+  std::error_code absolute_ec;
+  std::filesystem::path state_dir = std::filesystem::absolute(options_.runtime_dir, absolute_ec);
+  TRELLIS_ASSIGN_OR_RETURN(std::vector<BoardBackend> backends,
+                           ResolveBoardBackends(board_, state_dir));
+  std::map<std::string, std::string> backend_sockets;  // Node path → socket.
+  for (const BoardBackend& backend : backends) {
+    backend_sockets[backend.node_path] = backend.socket;
+  }
   std::vector<std::filesystem::path> dirs = board_.driver_dirs;
   dirs.insert(dirs.end(), options_.extra_driver_dirs.begin(), options_.extra_driver_dirs.end());
   DriverIndexLoad index = LoadDriverDirectories(dirs);
@@ -148,11 +166,12 @@ Result<void> Manager::Boot() {
   Result<void> booted = Ok();
   RunSync([&] {
     booted = AddBoardNodes(topology_, topology_.root(), board_.board.nodes(),
-                           options_.runtime_dir.string());
+                           options_.runtime_dir.string(), backend_sockets);
     if (!booted) return;
     topology_.PreOrder(topology_.root(), [&](Node* node) {
       if (node != topology_.root()) Publish(TopologyEvent::KIND_NODE_ADDED, node, "from the board");
     });
+    StartBackends(std::move(backends));
     topology_.PreOrder(topology_.root(), [&](Node* node) { BindNode(node); });
   });
   return booted;
@@ -198,11 +217,28 @@ Manager::~Manager() {
     if (!WaitForIdle(options_.stop_timeout)) {
       std::fprintf(stderr, "trellis-manager: calls to hosts still pending at exit\n");
     }
-    RunSync([&] { governor_.reset(); });
+    // Backends outlive the drivers using them: stopped now, once every
+    // driver has been stopped.
+    RunSync([&] {
+      governor_.reset();
+      backends_.reset();
+    });
     (void)dispatcher_.Shutdown();
   }
   launcher_.reset();
   runtime_.reset();
+}
+
+void Manager::StartBackends(std::vector<BoardBackend> backends) {
+  backends_ = std::make_unique<BackendSupervisor>(
+      runtime_->reactor(), dispatcher_.borrow(), options_.backend_policy,
+      [this](const std::string& path, bool) {
+        // Bind a node waiting for its backend, or one whose driver failed
+        // to start while the backend was down.
+        Node* node = topology_.Find(path);
+        if (node != nullptr && node->state == NodeState::kUnbound) BindNode(node);
+      });
+  for (BoardBackend& backend : backends) backends_->Start(std::move(backend));
 }
 
 void Manager::RunSync(std::move_only_function<void()> fn) {

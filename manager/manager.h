@@ -20,6 +20,7 @@
 #include <grpcpp/grpcpp.h>
 
 #include "manager/access/peer_acceptor.h"
+#include "manager/backend/backend_supervisor.h"
 #include "manager/bind/driver_selector.h"
 #include "manager/host/host_launcher.h"
 #include "manager/manifest/manifest.h"
@@ -52,6 +53,8 @@ struct ManagerOptions {
   std::chrono::milliseconds stop_timeout{5'000};
   std::chrono::milliseconds restart_backoff{100};
   std::chrono::milliseconds max_restart_backoff{5'000};
+  // Restarts and stopping of the backend processes board nodes declare.
+  BackendPolicy backend_policy;
   uint32_t default_max_restarts = 3;
   // Prints topology events to stderr as they happen.
   bool log_events = true;
@@ -116,6 +119,9 @@ class Manager final : private power::Platform {
 
   explicit Manager(ManagerOptions options);
   Result<void> Boot();
+  // Starts the board's backend processes; each node is bound once its
+  // backend is ready (BackendSupervisor::Gating).
+  void StartBackends(std::vector<BoardBackend> backends);
 
   // ---- Binding (binding.cc) ----
   void BindNode(Node* node);
@@ -255,6 +261,7 @@ class Manager final : private power::Platform {
   // ---- Dispatcher state ----
   BoardFile board_;
   Topology topology_;
+  std::unique_ptr<BackendSupervisor> backends_;
   std::map<std::string, DriverRecord> drivers_;
   std::map<std::string, std::unique_ptr<HostRecord>> hosts_;
   uint64_t next_host_ = 1;

@@ -1,76 +1,40 @@
 #include "manager/host/host_launcher.h"
 
 #include <signal.h>
-#include <spawn.h>
 #include <sys/eventfd.h>
-#include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include <cstring>
-#include <vector>
-
+#include "manager/process/child_process.h"
 #include "runtime/host/driver_host.h"
-
-extern char** environ;
-
-namespace {
-// glibc 2.36's <sys/pidfd.h> lacks extern "C", so call the syscalls directly.
-int PidfdOpen(pid_t pid) { return static_cast<int>(syscall(SYS_pidfd_open, pid, 0)); }
-int PidfdSendSignal(int pidfd, int sig) {
-  return static_cast<int>(syscall(SYS_pidfd_send_signal, pidfd, sig, nullptr, 0));
-}
-}  // namespace
 
 namespace trellis::manager {
 
 Result<LaunchedHost> ProcessLauncher::Launch(const LaunchRequest& request) {
   // The child sees the two sockets as fds 3 and 4.
-  posix_spawn_file_actions_t actions;
-  posix_spawn_file_actions_init(&actions);
-  posix_spawn_file_actions_adddup2(&actions, request.control_fd, 3);
-  posix_spawn_file_actions_adddup2(&actions, request.manager_fd, 4);
-  std::vector<std::string> args = {host_binary_,     "--host-id",    request.host_id,
-                                   "--control-fd",   "3",            "--manager-fd",
-                                   "4"};
+  SpawnOptions spawn{.argv = {host_binary_, "--host-id", request.host_id, "--control-fd", "3",
+                              "--manager-fd", "4"},
+                     .fds = {{request.control_fd, 3}, {request.manager_fd, 4}}};
   if (!request.client_socket.empty()) {
-    args.push_back("--socket");
-    args.push_back(request.client_socket);
+    spawn.argv.push_back("--socket");
+    spawn.argv.push_back(request.client_socket);
   }
-  std::vector<char*> argv;
-  for (auto& a : args) argv.push_back(a.data());
-  argv.push_back(nullptr);
-  pid_t pid = -1;
-  int rc = posix_spawn(&pid, host_binary_.c_str(), &actions, nullptr, argv.data(), environ);
-  posix_spawn_file_actions_destroy(&actions);
+  auto child = ChildProcess::Spawn(spawn);
   close(request.control_fd);
   close(request.manager_fd);
-  if (rc != 0) return FailErrno(rc, "spawning " + host_binary_ + " for host " + request.host_id);
-  int pidfd = PidfdOpen(pid);
-  if (pidfd < 0) {
-    int err = errno;
-    kill(pid, SIGKILL);
-    waitpid(pid, nullptr, 0);
-    return FailErrno(err, "pidfd_open for host " + request.host_id);
-  }
-  return LaunchedHost{.pid = pid, .exit_fd = pidfd};
+  if (!child) return Fail(child.error().WithContext("host " + request.host_id));
+  pid_t pid = child->pid();
+  return LaunchedHost{.pid = pid, .exit_fd = child->release_pidfd()};
 }
 
 std::string ProcessLauncher::Reap(const LaunchedHost& host) {
   int status = 0;
   pid_t r = waitpid(host.pid, &status, WNOHANG);
   if (r != host.pid) return "ended (status unknown)";
-  if (WIFSIGNALED(status)) {
-    int sig = WTERMSIG(status);
-    return "killed by signal " + std::to_string(sig) + " (" + strsignal(sig) + ")";
-  }
-  if (WIFEXITED(status)) return "exited with status " + std::to_string(WEXITSTATUS(status));
-  return "ended";
+  return DescribeWaitStatus(status);
 }
 
-void ProcessLauncher::Kill(const LaunchedHost& host) {
-  if (host.exit_fd >= 0) PidfdSendSignal(host.exit_fd, SIGKILL);
-}
+void ProcessLauncher::Kill(const LaunchedHost& host) { SignalPidfd(host.exit_fd, SIGKILL); }
 
 struct ThreadLauncher::Running {
   std::thread thread;

@@ -1,9 +1,11 @@
 #include "manager/manifest/board.h"
 
+#include <map>
 #include <set>
 #include <string>
 #include <system_error>
 
+#include "manager/manifest/board_backends.h"
 #include "manager/manifest/internal/validation.h"
 #include "manager/manifest/json_proto.h"
 
@@ -62,10 +64,72 @@ Result<void> ValidateProperties(const BoardNode& node, const std::string& node_f
   return Ok();
 }
 
-// Validates `nodes`, whose field path is `field` and whose level is `depth`
-// (top-level nodes are level 1). Recursion stops at kMaxBoardTreeDepth + 1.
+// Checks of a node's backend that need no state directory; the rest (a
+// relative socket's length, duplicates once resolved) are in
+// ResolveBoardBackends. `sockets` collects the socket paths seen so far.
+Result<void> ValidateBackend(const BoardNode& node, const std::string& node_field,
+                             const std::string& path, std::map<std::string, std::string>& sockets,
+                             const fs::path& source) {
+  const manifest::v1::Backend& backend = node.backend();
+  std::string field = node_field + ".backend";
+  auto error = [&](const std::string& at, const std::string& reason) {
+    return Fail(FieldError(source, at, "node " + path + ": " + reason));
+  };
+  if (backend.argv().empty()) {
+    return error(field + ".argv", "must not be empty: name the backend program to run");
+  }
+  if (backend.argv(0).empty()) return error(Indexed(field + ".argv", 0), "must name a program");
+  for (int i = 0; i < backend.argv_size(); ++i) {
+    if (backend.argv(i).find('\0') != std::string::npos) {
+      return error(Indexed(field + ".argv", i), "must not contain a NUL character");
+    }
+  }
+  const std::string& socket = backend.socket();
+  if (socket.empty()) {
+    return error(field + ".socket", "must not be empty: name the socket the backend listens on");
+  }
+  if (socket.find('\0') != std::string::npos) {
+    return error(field + ".socket", "must not contain a NUL character");
+  }
+  std::string normal = fs::path(socket).lexically_normal().string();
+  if (fs::path(socket).is_absolute() && normal.size() > kMaxSocketPathLength) {
+    return error(field + ".socket", "socket path " + Quote(socket) + " is " +
+                                        std::to_string(normal.size()) + " bytes, at most " +
+                                        std::to_string(kMaxSocketPathLength) +
+                                        " fit in sockaddr_un");
+  }
+  auto [owner, inserted] = sockets.emplace(normal, path);
+  if (!inserted) {
+    return error(field + ".socket",
+                 "socket " + Quote(socket) + " is also the backend socket of " + owner->second);
+  }
+  for (int i = 0; i < node.properties_size(); ++i) {
+    const node::v1::NodeProperty& property = node.properties(i);
+    if (property.key() != kVirtioSocketProperty) continue;
+    std::string property_field = Indexed(node_field + ".properties", i);
+    if (property.value_case() != node::v1::NodeProperty::kStringValue) {
+      return error(property_field, "'virtio.socket' must be a string naming the backend's socket");
+    }
+    // Relative paths and "{runtime_dir}" are compared once resolved.
+    const std::string& named = property.string_value();
+    if (fs::path(named).is_absolute() && fs::path(socket).is_absolute() &&
+        named.find('{') == std::string::npos &&
+        fs::path(named).lexically_normal().string() != normal) {
+      return error(property_field, "'virtio.socket' is " + Quote(named) +
+                                       " but the backend listens on " + Quote(socket) +
+                                       "; drop the property (the manager sets it) or make "
+                                       "them agree");
+    }
+  }
+  return Ok();
+}
+
+// Validates `nodes`, whose field path is `field`, whose parent's node path is
+// `parent` and whose level is `depth` (top-level nodes are level 1).
+// Recursion stops at kMaxBoardTreeDepth + 1.
 Result<void> ValidateNodes(const google::protobuf::RepeatedPtrField<BoardNode>& nodes,
-                           const std::string& field, int depth, const fs::path& source) {
+                           const std::string& field, const std::string& parent, int depth,
+                           std::map<std::string, std::string>& sockets, const fs::path& source) {
   std::set<std::string_view> names;
   for (int i = 0; i < nodes.size(); ++i) {
     const BoardNode& node = nodes[i];
@@ -87,7 +151,10 @@ Result<void> ValidateNodes(const google::protobuf::RepeatedPtrField<BoardNode>& 
                              "duplicate sibling name " + Quote(node.name())));
     }
     TRELLIS_TRY(ValidateProperties(node, node_field, source));
-    TRELLIS_TRY(ValidateNodes(node.children(), node_field + ".children", depth + 1, source));
+    std::string path = parent + "." + node.name();
+    if (node.has_backend()) TRELLIS_TRY(ValidateBackend(node, node_field, path, sockets, source));
+    TRELLIS_TRY(
+        ValidateNodes(node.children(), node_field + ".children", path, depth + 1, sockets, source));
   }
   return Ok();
 }
@@ -144,7 +211,8 @@ Result<BoardFile> ParseBoard(std::string_view json, const fs::path& source) {
   if (!internal::IsValidManifestName(board.name())) {
     return Fail(FieldError(source, "name", internal::InvalidManifestNameReason(board.name())));
   }
-  TRELLIS_TRY(ValidateNodes(board.nodes(), "nodes", 1, source));
+  std::map<std::string, std::string> sockets;  // Backend socket → node path.
+  TRELLIS_TRY(ValidateNodes(board.nodes(), "nodes", "root", 1, sockets, source));
   TRELLIS_TRY(ValidateSuspendHal(*board.mutable_suspend_hal(), source));
   TRELLIS_ASSIGN_OR_RETURN(file.driver_dirs, ResolveDriverDirs(board, source));
   return file;

@@ -44,6 +44,11 @@ inline constexpr std::string_view kDefaultSysfsStatePath = "/sys/power/state";
 //                16 levels deep (top-level nodes are level 1)
 //   properties   key non-empty and at most 128 bytes, value set, no key twice
 //                on a node, at most 64 per node
+//   backend      argv non-empty with a program in argv[0]; socket non-empty,
+//                an absolute one at most 107 bytes (sockaddr_un), unique among
+//                nodes; a "virtio.socket" property on the node must be a
+//                string and, where both are absolute, the same path (the
+//                rest is checked once resolved: ResolveBoardBackends)
 //   suspend_hal  a known kind; LINUX_SYSFS gets state_path "/sys/power/state"
 //                if empty, and a given state_path must be absolute
 //   driver_dirs  at least one, none empty

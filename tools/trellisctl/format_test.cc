@@ -98,11 +98,31 @@ TEST(JsonFormatTest, NodeHasPathStateDriverHostProtocolsRestartsAndTypedProperti
   EXPECT_EQ(nodes[2], Json::parse(R"({
       "path": "root.sys.echo", "name": "echo", "parent": "root.sys", "state": "bound",
       "driver": "echo", "host": "host-1", "protocols": ["trellis.device.v1.Device"],
-      "restarts": 0,
+      "restarts": 0, "backend": null,
       "properties": {"trellis.compatible": "trellis,echo", "echo.depth": 2,
                      "echo.fail_start": false}})"));
   EXPECT_EQ(nodes[5]["state"], "quarantined");
   EXPECT_EQ(nodes[5]["restarts"], 4);
+}
+
+TEST(JsonFormatTest, BackendHasStatePidRestartsSocketAndLastExit) {
+  ListNodesResponse nodes = EchoTree();
+  node::v1::BackendStatus* backend = nodes.mutable_nodes(2)->mutable_backend();
+  backend->set_state(node::v1::BACKEND_STATE_RUNNING);
+  backend->set_pid(4242);
+  backend->set_restart_count(1);
+  backend->set_socket("/run/trellis/disk.sock");
+  backend->set_last_exit("killed by signal 9 (Killed)");
+  EXPECT_EQ(NodesToJson(nodes)[2]["backend"], Json::parse(R"json({
+      "state": "running", "pid": 4242, "restarts": 1, "socket": "/run/trellis/disk.sock",
+      "last_exit": "killed by signal 9 (Killed)"})json"));
+  EXPECT_THAT(FormatNodeDetail(nodes.nodes(2), {}),
+              HasSubstr("backend:    running, pid 4242, 1 restart, socket "
+                        "/run/trellis/disk.sock, last: killed by signal 9 (Killed)\n"));
+  backend->set_state(node::v1::BACKEND_STATE_FAILED);
+  backend->set_pid(0);
+  EXPECT_TRUE(NodesToJson(nodes)[2]["backend"]["pid"].is_null());
+  EXPECT_EQ(NodesToJson(nodes)[2]["backend"]["state"], "failed");
 }
 
 TEST(JsonFormatTest, AbsentParentDriverAndHostAreNull) {

@@ -26,6 +26,18 @@ Json StringArray(const Repeated& values) {
   return array;
 }
 
+Json BackendToJson(const node::v1::NodeInfo& node) {
+  if (!node.has_backend()) return nullptr;
+  const node::v1::BackendStatus& backend = node.backend();
+  return Json{
+      {"state", BackendStateName(backend.state())},
+      {"pid", backend.pid() == 0 ? Json(nullptr) : Json(backend.pid())},
+      {"restarts", backend.restart_count()},
+      {"socket", backend.socket()},
+      {"last_exit", StringOrNull(backend.last_exit())},
+  };
+}
+
 }  // namespace
 
 Json NodeToJson(const node::v1::NodeInfo& node) {
@@ -42,6 +54,7 @@ Json NodeToJson(const node::v1::NodeInfo& node) {
       {"host", StringOrNull(node.host())},
       {"protocols", StringArray(node.protocols())},
       {"restarts", node.restart_count()},
+      {"backend", BackendToJson(node)},
       {"properties", std::move(properties)},
   };
 }

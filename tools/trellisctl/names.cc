@@ -31,6 +31,28 @@ std::string_view HostStateName(host::v1::HostState state) {
   }
 }
 
+std::string_view BackendStateName(node::v1::BackendState state) {
+  switch (state) {
+    case node::v1::BACKEND_STATE_UNSPECIFIED: return "unspecified";
+    case node::v1::BACKEND_STATE_STARTING: return "starting";
+    case node::v1::BACKEND_STATE_RUNNING: return "running";
+    case node::v1::BACKEND_STATE_RESTARTING: return "restarting";
+    case node::v1::BACKEND_STATE_FAILED: return "failed";
+    case node::v1::BACKEND_STATE_STOPPED: return "stopped";
+    default: return "unknown";
+  }
+}
+
+std::string BackendText(const node::v1::BackendStatus& backend) {
+  std::string text(BackendStateName(backend.state()));
+  if (backend.pid() > 0) text += ", pid " + std::to_string(backend.pid());
+  text += ", " + std::to_string(backend.restart_count()) +
+          (backend.restart_count() == 1 ? " restart" : " restarts");
+  text += ", socket " + backend.socket();
+  if (!backend.last_exit().empty()) text += ", last: " + backend.last_exit();
+  return text;
+}
+
 std::string PropertyValueText(const node::v1::NodeProperty& property) {
   switch (property.value_case()) {
     case node::v1::NodeProperty::kIntValue: return std::to_string(property.int_value());

@@ -18,6 +18,14 @@ std::string_view NodeStateName(node::v1::NodeState state);
 // "quarantined"; "unspecified" / "unknown" as for NodeStateName.
 std::string_view HostStateName(host::v1::HostState state);
 
+// "starting", "running", "restarting", "failed", "stopped"; "unspecified" /
+// "unknown" as for NodeStateName.
+std::string_view BackendStateName(node::v1::BackendState state);
+
+// A node's backend on one line: "running, pid 4242, 1 restart, socket
+// /run/trellis/disk.sock" (", last: exited with status 1" once one ended).
+std::string BackendText(const node::v1::BackendStatus& backend);
+
 // A property value as text: integers in decimal, strings quoted with C
 // escapes ("\"trellis,echo\""), booleans as true/false, "<unset>" if empty.
 std::string PropertyValueText(const node::v1::NodeProperty& property);

@@ -101,6 +101,7 @@ std::string FormatNodeDetail(const node::v1::NodeInfo& node,
   out += "host:       " + or_dash(node.host()) + "\n";
   out += "restarts:   " + std::to_string(node.restart_count()) + "\n";
   out += "protocols:  " + JoinOrDash(node.protocols()) + "\n";
+  if (node.has_backend()) out += "backend:    " + BackendText(node.backend()) + "\n";
   if (node.properties().empty()) {
     out += "properties: -\n";
   } else {
