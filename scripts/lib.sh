@@ -1,5 +1,6 @@
-# Shared by scripts/run and scripts/test: install missing Debian packages,
-# configure once, build incrementally. Source it; do not run it.
+# Shared by scripts/run, scripts/test and scripts/fuzz: install missing
+# Debian packages, configure once, build incrementally. Source it; do not
+# run it.
 
 TRELLIS_ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 
