@@ -8,6 +8,7 @@
 #     -DCMAKE_C_COMPILER=clang-16 -DTRELLIS_SANITIZE=address -DTRELLIS_BUILD_FUZZERS=ON \
 #     -DTRELLIS_BUILD_INTEGRATION_TESTS=OFF -DTRELLIS_BUILD_BENCHMARKS=OFF -DTRELLIS_BUILD_TOOLS=OFF
 #   cmake --build build-fuzz --target split_queue_fuzz
+# scripts/fuzz does all of this and runs the targets (docs/fuzzing.md).
 if(CMAKE_CXX_COMPILER_ID STREQUAL "Clang" AND CMAKE_CXX_COMPILER_VERSION VERSION_LESS 19)
   # Clang before 19 reports __cpp_concepts 201907L, which hides libstdc++'s
   # <expected> (runtime/error.h needs it) although clang 16+ implements what
@@ -21,15 +22,18 @@ if(TRELLIS_BUILD_FUZZERS AND CMAKE_CXX_COMPILER_ID STREQUAL "Clang")
   add_compile_options(-fsanitize=fuzzer-no-link)
 endif()
 
-# trellis_fuzzer(NAME SOURCES ... DEPS ... [CORPUS dir]): a fuzz target, built
-# only with TRELLIS_BUILD_FUZZERS. With CORPUS, ctest entry NAME_corpus replays
-# the seed files (both libFuzzer and the standalone driver run files given as
-# arguments once).
+# trellis_fuzzer(NAME SOURCES ... DEPS ... [CORPUS dir] [DICT file]): a fuzz
+# target, built only with TRELLIS_BUILD_FUZZERS. With CORPUS, ctest entry
+# NAME_corpus replays the seed files (both libFuzzer and the standalone driver
+# run files given as arguments once). DICT is a libFuzzer dictionary
+# (-dict=) for scripts/fuzz. Every target is listed, one line of
+# "NAME<TAB>CORPUS<TAB>DICT", in ${CMAKE_BINARY_DIR}/fuzz_targets.tsv, which
+# scripts/fuzz reads.
 function(trellis_fuzzer name)
   if(NOT TRELLIS_BUILD_FUZZERS)
     return()
   endif()
-  cmake_parse_arguments(ARG "" "CORPUS" "SOURCES;DEPS" ${ARGN})
+  cmake_parse_arguments(ARG "" "CORPUS;DICT" "SOURCES;DEPS" ${ARGN})
   add_executable(${name} ${ARG_SOURCES})
   target_link_libraries(${name} PRIVATE ${ARG_DEPS})
   trellis_warnings(${name})
@@ -42,4 +46,15 @@ function(trellis_fuzzer name)
     file(GLOB seeds CONFIGURE_DEPENDS ${ARG_CORPUS}/*)
     add_test(NAME ${name}_corpus COMMAND ${name} ${seeds})
   endif()
+  set_property(GLOBAL APPEND_STRING PROPERTY TRELLIS_FUZZ_TARGETS
+    "${name}\t${ARG_CORPUS}\t${ARG_DICT}\n")
 endfunction()
+
+# Writes fuzz_targets.tsv once every directory has declared its targets.
+function(_trellis_write_fuzz_targets)
+  get_property(targets GLOBAL PROPERTY TRELLIS_FUZZ_TARGETS)
+  file(CONFIGURE OUTPUT ${CMAKE_BINARY_DIR}/fuzz_targets.tsv CONTENT "${targets}" @ONLY)
+endfunction()
+if(TRELLIS_BUILD_FUZZERS)
+  cmake_language(DEFER DIRECTORY ${PROJECT_SOURCE_DIR} CALL _trellis_write_fuzz_targets)
+endif()

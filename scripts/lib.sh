@@ -1,5 +1,6 @@
-# Shared by scripts/run and scripts/test: install missing Debian packages,
-# configure once, build incrementally. Source it; do not run it.
+# Shared by scripts/run, scripts/test and scripts/fuzz: install missing
+# Debian packages, configure once, build incrementally. Source it; do not
+# run it.
 
 TRELLIS_ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 
@@ -16,11 +17,12 @@ TRELLIS_PACKAGES=(
 
 trellis_log() { printf '\033[1m==> %s\033[0m\n' "$*" >&2; }
 
-# Installs whatever of TRELLIS_PACKAGES is missing; a no-op when all are there.
+# trellis_install_deps [PACKAGE...]: installs whatever of TRELLIS_PACKAGES and
+# the extra PACKAGEs is missing; a no-op when all are there.
 trellis_install_deps() {
   local missing=()
   local pkg
-  for pkg in "${TRELLIS_PACKAGES[@]}"; do
+  for pkg in "${TRELLIS_PACKAGES[@]}" "$@"; do
     if ! dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "install ok installed"; then
       missing+=("$pkg")
     fi
@@ -36,11 +38,11 @@ trellis_install_deps() {
   $sudo apt-get install -y -qq --no-install-recommends "${missing[@]}"
 }
 
-# trellis_build DIR SANITIZER [TARGET...]: configures DIR on first use, then
-# builds incrementally (a second run with no changes builds nothing).
-trellis_build() {
+# trellis_configure DIR SANITIZER: configures DIR unless it already is. The
+# array TRELLIS_CONFIGURE_ARGS, if set, is added to the cmake command line
+# (scripts/fuzz: the compiler and the fuzzing options).
+trellis_configure() {
   local dir=$1 sanitize=$2
-  shift 2
   if [ ! -f "$dir/CMakeCache.txt" ]; then
     trellis_log "configuring $dir${sanitize:+ (sanitize=$sanitize)}"
     # Sanitizer builds: -O1 (the usual setting for them, and much quicker to
@@ -60,11 +62,21 @@ trellis_build() {
       extra+=(-DTRELLIS_BUILD_INTEGRATION_TESTS=OFF)
     fi
     cmake -S "$TRELLIS_ROOT" -B "$dir" -G Ninja "${extra[@]}" \
+      ${TRELLIS_CONFIGURE_ARGS[@]+"${TRELLIS_CONFIGURE_ARGS[@]}"} \
       -DTRELLIS_SANITIZE="$sanitize" >"$dir.configure.log" 2>&1 || {
         cat "$dir.configure.log" >&2
         return 1
       }
   fi
+}
+
+# trellis_build DIR SANITIZER [TARGET...]: configures DIR on first use (see
+# trellis_configure), then builds incrementally (a second run with no
+# changes builds nothing).
+trellis_build() {
+  local dir=$1 sanitize=$2
+  shift 2
+  trellis_configure "$dir" "$sanitize"
   trellis_log "building $dir"
   cmake --build "$dir" -- ${TRELLIS_JOBS:+-j "$TRELLIS_JOBS"} "$@"
 }

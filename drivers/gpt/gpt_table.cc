@@ -82,10 +82,15 @@ Result<Copy> LoadCopy(const ReadAt& read, std::string_view which, uint64_t lba,
                                                                  std::to_string(lba))};
   }
   const std::string array_name = std::string(which) + " GPT entry array";
-  const uint64_t blocks = (header->entry_array_bytes() + block_size - 1) / block_size;
-  TRELLIS_ASSIGN_OR_RETURN(
-      auto entries, ReadBlocks(read, header->entries_lba, blocks, block_size, array_name));
-  entries.resize(header->entry_array_bytes());
+  std::vector<std::byte> entries;
+  // An empty array is not read: the header check leaves its LBA unchecked
+  // (it may lie past the disk, or overflow when multiplied by block_size).
+  if (header->entry_array_bytes() > 0) {
+    const uint64_t blocks = (header->entry_array_bytes() + block_size - 1) / block_size;
+    TRELLIS_ASSIGN_OR_RETURN(entries,
+                             ReadBlocks(read, header->entries_lba, blocks, block_size, array_name));
+    entries.resize(header->entry_array_bytes());
+  }
   const uint32_t computed = internal::Crc32(entries);
   if (computed != header->entries_crc) {
     return Copy{.problem = Error(ErrorCode::kDataLoss,

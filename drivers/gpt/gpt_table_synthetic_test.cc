@@ -1,6 +1,7 @@
 // ParseGpt on tables this test writes itself: 4096-byte blocks (sgdisk 1.0.9
 // always uses 512-byte sectors on a file), blank disks and bad arguments.
 #include <string>
+#include <utility>
 #include <vector>
 
 #include <gmock/gmock.h>
@@ -139,6 +140,28 @@ TEST(GptSyntheticTest, ZeroEntriesIsAnEmptyTable) {
   auto table = ParseGpt(512, kImageSize / 512, image->Reader());
   ASSERT_TRUE(table) << table.error().ToString();
   EXPECT_TRUE(table->partitions.empty());
+}
+
+// Found by gpt_fuzz (corpus/gpt/regress_empty_array_far_lba): the entry LBA
+// of an empty array is not checked, so it must not be read either.
+TEST(GptSyntheticTest, ZeroEntriesWithEntryLbaPastTheDiskReadsOnlyInsideTheDisk) {
+  auto image = ImageFile::Create(kImageSize);
+  ASSERT_TRUE(image) << image.error().ToString();
+  ASSERT_TRUE(testing::WriteGpt(*image, testing::GptLayout{.block_size = 512, .entry_count = 0}));
+  ASSERT_TRUE(
+      testing::SetHeaderField64(*image, 512, 1, internal::kEntriesLbaOffset, uint64_t{1} << 40));
+  std::vector<std::pair<uint64_t, size_t>> outside;
+  auto table = ParseGpt(512, kImageSize / 512, [&](uint64_t offset, std::span<std::byte> out) {
+    if (offset > kImageSize || out.size() > kImageSize - offset) {
+      outside.emplace_back(offset, out.size());
+    }
+    return image->Reader()(offset, out);
+  });
+  ASSERT_TRUE(table) << table.error().ToString();
+  EXPECT_FALSE(table->used_backup);
+  EXPECT_TRUE(table->partitions.empty());
+  EXPECT_TRUE(outside.empty()) << "read " << outside.size() << " ranges outside the disk, first at "
+                               << outside.front().first;
 }
 
 }  // namespace
