@@ -60,6 +60,8 @@ class BlkDevice final : public BlockProtocol, private virtio::VirtioDeviceDriver
 
   // The request engine: Quiesce/Unquiesce for power, in_flight.
   BlkQueue& queue() { return *queue_; }
+  void Quiesce(std::move_only_function<void()> drained) { queue_->Quiesce(std::move(drained)); }
+  void Unquiesce() { queue_->Unquiesce(); }
   const std::string& name() const { return device_->name(); }
 
  private:

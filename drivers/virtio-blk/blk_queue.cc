@@ -114,7 +114,9 @@ void BlkQueue::Submit(const BlockRequest& request, BlockDone done) {
   size_t slot = free_.back();
   free_.pop_back();
   Start(slot, request, std::move(done));
-  KickIfNeeded();
+  // A request submitted from a completion goes out with the batch OnUsed
+  // kicks for at its end: one wake-up of the device for all of them.
+  if (!completing_) KickIfNeeded();
 }
 
 void BlkQueue::Start(size_t slot, BlockRequest request, BlockDone done) {
@@ -194,10 +196,12 @@ void BlkQueue::OnUsed() {
   auto complete = [this](void* token, Result<uint32_t> written) {
     CompleteUsed(token, std::move(written));
   };
+  completing_ = true;
   do {
     queue_->DisableCallbacks();
     queue_->PollUsed(complete);
   } while (!queue_->EnableCallbacks());
+  completing_ = false;
   StartQueued();
   KickIfNeeded();
 }

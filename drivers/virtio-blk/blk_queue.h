@@ -119,6 +119,7 @@ class BlkQueue final : public BlockProtocol {
   std::vector<size_t> free_;
   std::deque<Pending> waiting_;
   bool quiesced_ = false;
+  bool completing_ = false;  // Inside OnUsed: its end kicks for new requests.
   std::optional<std::string> aborted_;
   std::move_only_function<void()> drained_;
 };

@@ -22,7 +22,7 @@
 #include "drivers/virtio-blk/blk_device.h"
 #include "runtime/driver/driver.h"
 #include "runtime/driver/driver_export.h"
-#include "virtio/driver/backend_link.h"
+#include "virtio/driver/linked_device.h"
 #include "virtio/driver/node_options.h"
 
 namespace trellis::drivers {
@@ -49,10 +49,9 @@ Result<virtio_blk::BlkDeviceOptions> ParseOptions(const NodeProperties& props) {
 class VirtioBlkDriver final : public Driver, public BlockProtocol {
  public:
   explicit VirtioBlkDriver(DriverContext context)
-      : Driver(context),
-        link_(
-            context.reactor(), context.dispatcher(), [this] { return Connect(); },
-            [this] { blk_.reset(); }) {}
+      : Driver(context), blk_(context.reactor(), context.dispatcher(), [this](auto on_lost) {
+          return Connect(std::move(on_lost));
+        }) {}
 
   // ---- Driver ----
   void Start(StartCompleter completer) override {
@@ -62,7 +61,7 @@ class VirtioBlkDriver final : public Driver, public BlockProtocol {
       return;
     }
     options_ = std::move(*options);
-    if (auto up = link_.Connect(); !up) {
+    if (auto up = blk_.Start(); !up) {
       completer(std::move(up));
       return;
     }
@@ -79,52 +78,33 @@ class VirtioBlkDriver final : public Driver, public BlockProtocol {
                           : Result<void>(Fail(added.error().WithContext("adding node 'block'"))));
         });
   }
-
-  void Stop(StopCompleter completer) override {
-    link_.Stop();
-    if (!blk_) {
-      completer();
-      return;
-    }
-    blk_->queue().Quiesce([this, completer = std::move(completer)]() mutable {
-      blk_.reset();
-      completer();
-    });
-  }
-
+  void Stop(StopCompleter completer) override { blk_.Stop(std::move(completer)); }
   void SystemSuspend(SuspendCompleter completer) override {
-    suspended_ = true;
-    if (!blk_) {
-      completer(Ok());
-      return;
-    }
-    blk_->queue().Quiesce([completer = std::move(completer)]() mutable { completer(Ok()); });
+    blk_.Suspend([completer = std::move(completer)]() mutable { completer(Ok()); });
   }
-
   void SystemResume(std::optional<WakeLease>, ResumeCompleter completer) override {
-    suspended_ = false;
-    if (blk_) blk_->queue().Unquiesce();
+    blk_.Resume();
     completer(Ok());
   }
 
   // ---- BlockProtocol ----
   BlockInfo Info() const override { return info_; }
   void Submit(const BlockRequest& request, BlockDone done) override {
-    if (!blk_) {
-      done(Fail(ErrorCode::kUnavailable,
-                "virtio-blk at " + options_.socket + ": reconnecting to the backend"));
+    if (auto* blk = blk_.get()) {
+      blk->Submit(request, std::move(done));
       return;
     }
-    blk_->Submit(request, std::move(done));
+    done(Fail(ErrorCode::kUnavailable,
+              "virtio-blk at " + options_.socket + ": reconnecting to the backend"));
   }
 
  private:
   // Connects to the backend; a geometry other than the first connection's
   // is refused.
-  Result<void> Connect() {
-    TRELLIS_ASSIGN_OR_RETURN(auto blk, virtio_blk::BlkDevice::Connect(
-                                           context().reactor(), context().dispatcher(), options_,
-                                           [this](const std::string&) { link_.Lost(); }));
+  Result<std::unique_ptr<virtio_blk::BlkDevice>> Connect(virtio_blk::BlkDevice::OnFailure on_lost) {
+    TRELLIS_ASSIGN_OR_RETURN(
+        auto blk, virtio_blk::BlkDevice::Connect(context().reactor(), context().dispatcher(),
+                                                 options_, std::move(on_lost)));
     BlockInfo info = blk->Info();
     if (info_.block_count != 0 &&
         (info.block_count != info_.block_count || info.block_size != info_.block_size)) {
@@ -135,16 +115,12 @@ class VirtioBlkDriver final : public Driver, public BlockProtocol {
                       std::to_string(info_.block_size));
     }
     info_ = info;
-    blk_ = std::move(blk);
-    if (suspended_) blk_->queue().Quiesce([] {});
-    return Ok();
+    return blk;
   }
 
   virtio_blk::BlkDeviceOptions options_;
   BlockInfo info_;  // The first connection's geometry.
-  std::unique_ptr<virtio_blk::BlkDevice> blk_;
-  virtio::BackendLink link_;  // Declared after blk_: its tasks reset blk_.
-  bool suspended_ = false;
+  virtio::LinkedDevice<virtio_blk::BlkDevice> blk_;
 };
 
 }  // namespace trellis::drivers

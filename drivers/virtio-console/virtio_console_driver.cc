@@ -16,17 +16,18 @@
 #include "drivers/virtio-console/console_device.h"
 #include "runtime/driver/driver.h"
 #include "runtime/driver/driver_export.h"
-#include "virtio/driver/backend_link.h"
+#include "virtio/driver/linked_device.h"
 
 namespace trellis::drivers {
 
 class VirtioConsoleDriver final : public Driver, public ConsoleProtocol {
  public:
   explicit VirtioConsoleDriver(DriverContext context)
-      : Driver(context),
-        link_(
-            context.reactor(), context.dispatcher(), [this] { return Connect(); },
-            [this] { console_.reset(); }) {}
+      : Driver(context), console_(context.reactor(), context.dispatcher(), [this](auto on_lost) {
+          return virtio_console::ConsoleDevice::Connect(this->context().reactor(),
+                                                        this->context().dispatcher(), options_,
+                                                        std::move(on_lost));
+        }) {}
 
   void Start(StartCompleter completer) override {
     auto options = virtio::ParseVirtioNodeOptions(context().start_args().properties, 64);
@@ -35,57 +36,38 @@ class VirtioConsoleDriver final : public Driver, public ConsoleProtocol {
       return;
     }
     options_ = std::move(*options);
-    if (auto up = link_.Connect(); !up) {
+    if (auto up = console_.Start(); !up) {
       completer(std::move(up));
       return;
     }
     completer(context().Serve<ConsoleProtocol>(*this));
   }
-
-  void Stop(StopCompleter completer) override {
-    link_.Stop();
-    if (!console_) {
-      completer();
-      return;
-    }
-    console_->Quiesce([this, completer = std::move(completer)]() mutable {
-      console_.reset();
-      completer();
-    });
-  }
-
+  void Stop(StopCompleter completer) override { console_.Stop(std::move(completer)); }
   void SystemSuspend(SuspendCompleter completer) override {
-    suspended_ = true;
-    if (!console_) {
-      completer(Ok());
-      return;
-    }
-    console_->Quiesce([completer = std::move(completer)]() mutable { completer(Ok()); });
+    console_.Suspend([completer = std::move(completer)]() mutable { completer(Ok()); });
   }
-
   void SystemResume(std::optional<WakeLease>, ResumeCompleter completer) override {
-    suspended_ = false;
-    if (console_) console_->Unquiesce();
+    console_.Resume();
     completer(Ok());
   }
 
   // ---- ConsoleProtocol ----
   void Write(std::vector<std::byte> data, ConsoleWriteDone done) override {
-    if (!console_) {
-      done(Unavailable());
+    if (auto* console = console_.get()) {
+      console->Write(std::move(data), std::move(done));
       return;
     }
-    console_->Write(std::move(data), std::move(done));
+    done(Unavailable());
   }
   void Read(size_t max, ConsoleReadDone done) override {
-    if (!console_) {
-      done(Unavailable());
+    if (auto* console = console_.get()) {
+      console->Read(max, std::move(done));
       return;
     }
-    console_->Read(max, std::move(done));
+    done(Unavailable());
   }
   void CancelRead() override {
-    if (console_) console_->CancelRead();
+    if (auto* console = console_.get()) console->CancelRead();
   }
 
  private:
@@ -94,18 +76,8 @@ class VirtioConsoleDriver final : public Driver, public ConsoleProtocol {
                 "virtio-console at " + options_.socket + ": reconnecting to the backend");
   }
 
-  Result<void> Connect() {
-    TRELLIS_ASSIGN_OR_RETURN(console_, virtio_console::ConsoleDevice::Connect(
-                                           context().reactor(), context().dispatcher(), options_,
-                                           [this](const std::string&) { link_.Lost(); }));
-    if (suspended_) console_->Quiesce([] {});
-    return Ok();
-  }
-
   virtio::VirtioNodeOptions options_;
-  std::unique_ptr<virtio_console::ConsoleDevice> console_;
-  virtio::BackendLink link_;  // Declared after console_: its tasks reset console_.
-  bool suspended_ = false;
+  virtio::LinkedDevice<virtio_console::ConsoleDevice> console_;
 };
 
 }  // namespace trellis::drivers

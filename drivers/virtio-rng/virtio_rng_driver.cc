@@ -14,17 +14,18 @@
 #include "drivers/virtio-rng/rng_device.h"
 #include "runtime/driver/driver.h"
 #include "runtime/driver/driver_export.h"
-#include "virtio/driver/backend_link.h"
+#include "virtio/driver/linked_device.h"
 
 namespace trellis::drivers {
 
 class VirtioRngDriver final : public Driver, public EntropyProtocol {
  public:
   explicit VirtioRngDriver(DriverContext context)
-      : Driver(context),
-        link_(
-            context.reactor(), context.dispatcher(), [this] { return Connect(); },
-            [this] { rng_.reset(); }) {}
+      : Driver(context), rng_(context.reactor(), context.dispatcher(), [this](auto on_lost) {
+          return virtio_rng::RngDevice::Connect(this->context().reactor(),
+                                                this->context().dispatcher(), options_,
+                                                std::move(on_lost));
+        }) {}
 
   void Start(StartCompleter completer) override {
     auto options = virtio::ParseVirtioNodeOptions(context().start_args().properties, 64);
@@ -33,63 +34,34 @@ class VirtioRngDriver final : public Driver, public EntropyProtocol {
       return;
     }
     options_ = std::move(*options);
-    if (auto up = link_.Connect(); !up) {
+    if (auto up = rng_.Start(); !up) {
       completer(std::move(up));
       return;
     }
     completer(context().Serve<EntropyProtocol>(*this));
   }
-
-  void Stop(StopCompleter completer) override {
-    link_.Stop();
-    if (!rng_) {
-      completer();
-      return;
-    }
-    rng_->Quiesce([this, completer = std::move(completer)]() mutable {
-      rng_.reset();
-      completer();
-    });
-  }
-
+  void Stop(StopCompleter completer) override { rng_.Stop(std::move(completer)); }
   void SystemSuspend(SuspendCompleter completer) override {
-    suspended_ = true;
-    if (!rng_) {
-      completer(Ok());
-      return;
-    }
-    rng_->Quiesce([completer = std::move(completer)]() mutable { completer(Ok()); });
+    rng_.Suspend([completer = std::move(completer)]() mutable { completer(Ok()); });
   }
-
   void SystemResume(std::optional<WakeLease>, ResumeCompleter completer) override {
-    suspended_ = false;
-    if (rng_) rng_->Unquiesce();
+    rng_.Resume();
     completer(Ok());
   }
 
   // ---- EntropyProtocol ----
   void Read(size_t length, EntropyDone done) override {
-    if (!rng_) {
-      done(Fail(ErrorCode::kUnavailable,
-                "virtio-rng at " + options_.socket + ": reconnecting to the backend"));
+    if (auto* rng = rng_.get()) {
+      rng->Read(length, std::move(done));
       return;
     }
-    rng_->Read(length, std::move(done));
+    done(Fail(ErrorCode::kUnavailable,
+              "virtio-rng at " + options_.socket + ": reconnecting to the backend"));
   }
 
  private:
-  Result<void> Connect() {
-    TRELLIS_ASSIGN_OR_RETURN(
-        rng_, virtio_rng::RngDevice::Connect(context().reactor(), context().dispatcher(), options_,
-                                             [this](const std::string&) { link_.Lost(); }));
-    if (suspended_) rng_->Quiesce([] {});
-    return Ok();
-  }
-
   virtio::VirtioNodeOptions options_;
-  std::unique_ptr<virtio_rng::RngDevice> rng_;
-  virtio::BackendLink link_;  // Declared after rng_: its tasks reset rng_.
-  bool suspended_ = false;
+  virtio::LinkedDevice<virtio_rng::RngDevice> rng_;
 };
 
 }  // namespace trellis::drivers

@@ -1,5 +1,6 @@
 #include "runtime/host/console_service.h"
 
+#include <algorithm>
 #include <memory>
 
 #include "runtime/driver/console_protocol.h"
@@ -29,10 +30,13 @@ class ReadPump : public std::enable_shared_from_this<ReadPump> {
  public:
   using Stash = std::function<void(std::string)>;
 
-  ReadPump(std::shared_ptr<DriverInstance> instance, std::string node_path, Stash stash,
-           std::move_only_function<void()> release)
+  // `limit`: bytes to send before finishing with OK; 0 for no limit.
+  ReadPump(std::shared_ptr<DriverInstance> instance, std::string node_path, uint64_t limit,
+           Stash stash, std::move_only_function<void()> release)
       : instance_(std::move(instance)),
         node_path_(std::move(node_path)),
+        remaining_(limit),
+        limited_(limit > 0),
         stash_(std::move(stash)),
         release_(std::move(release)) {}
 
@@ -52,21 +56,40 @@ class ReadPump : public std::enable_shared_from_this<ReadPump> {
 
   // Starts the stream: `leftover` (a previous reader's) first, then input.
   void Start(std::string leftover) TRELLIS_EXCLUDES(mu_) {
+    {
+      // Tells a client waiting for it that the stream holds the console.
+      MutexLock lock(mu_);
+      if (reactor_ != nullptr) reactor_->StartSendInitialMetadata();
+    }
     if (leftover.empty()) {
       Pull();
       return;
     }
-    MutexLock lock(mu_);
-    if (reactor_ == nullptr || finished_) {
-      stash_(std::move(leftover));
-      return;
+    std::string rest;
+    {
+      MutexLock lock(mu_);
+      if (limited_ && leftover.size() > remaining_) {
+        rest = leftover.substr(remaining_);
+        leftover.resize(remaining_);
+      }
+      if (reactor_ == nullptr || finished_) {
+        rest = leftover + rest;
+      } else {
+        SendLocked(std::move(leftover));
+      }
     }
-    out_.set_data(std::move(leftover));
-    reactor_->StartWrite(&out_);
+    if (!rest.empty()) stash_(std::move(rest));
   }
 
   void WriteDone(bool ok) TRELLIS_EXCLUDES(mu_) {
     if (ok) {
+      {
+        MutexLock lock(mu_);
+        if (limited_ && remaining_ == 0) {
+          FinishLocked(grpc::Status::OK);
+          return;
+        }
+      }
       Pull();
       return;
     }
@@ -110,9 +133,13 @@ class ReadPump : public std::enable_shared_from_this<ReadPump> {
         self->Idle();
         return;
       }
-      protocol->Read(ConsoleService::kMaxChunk, [self](Result<std::vector<std::byte>> input) {
-        self->Deliver(std::move(input));
-      });
+      size_t max = ConsoleService::kMaxChunk;
+      {
+        MutexLock lock(self->mu_);
+        if (self->limited_) max = std::min<uint64_t>(max, self->remaining_);
+      }
+      protocol->Read(
+          max, [self](Result<std::vector<std::byte>> input) { self->Deliver(std::move(input)); });
     });
     if (!posted) {
       Finish(StatusOf(ErrorCode::kUnavailable, "the driver stopped"));
@@ -140,8 +167,7 @@ class ReadPump : public std::enable_shared_from_this<ReadPump> {
         unsent.assign(reinterpret_cast<const char*>(input->data()), input->size());
         FinishLocked(grpc::Status::CANCELLED);
       } else {
-        out_.set_data(reinterpret_cast<const char*>(input->data()), input->size());
-        reactor_->StartWrite(&out_);
+        SendLocked(std::string(reinterpret_cast<const char*>(input->data()), input->size()));
       }
     }
     if (!unsent.empty()) stash_(std::move(unsent));
@@ -166,6 +192,12 @@ class ReadPump : public std::enable_shared_from_this<ReadPump> {
     release_();
   }
 
+  void SendLocked(std::string bytes) TRELLIS_REQUIRES(mu_) {
+    if (limited_) remaining_ -= std::min<uint64_t>(remaining_, bytes.size());
+    out_.set_data(std::move(bytes));
+    reactor_->StartWrite(&out_);
+  }
+
   void Finish(const grpc::Status& status) TRELLIS_EXCLUDES(mu_) {
     MutexLock lock(mu_);
     FinishLocked(status);
@@ -178,6 +210,8 @@ class ReadPump : public std::enable_shared_from_this<ReadPump> {
 
   const std::shared_ptr<DriverInstance> instance_;
   const std::string node_path_;
+  uint64_t remaining_ TRELLIS_GUARDED_BY(mu_);  // Of the limit.
+  const bool limited_;
   const Stash stash_;
   std::move_only_function<void()> release_;
   Mutex mu_;
@@ -241,7 +275,7 @@ grpc::ServerUnaryReactor* ConsoleService::Write(grpc::CallbackServerContext* con
 }
 
 grpc::ServerWriteReactor<ConsoleData>* ConsoleService::Read(
-    grpc::CallbackServerContext* context, const console::v1::ConsoleReadRequest*) {
+    grpc::CallbackServerContext* context, const console::v1::ConsoleReadRequest* request) {
   auto authorized = registry_->Authorize(TokenOf(context), ConsoleProtocol::kName);
   if (!authorized) return new RefusedRead(ToStatus(authorized.error()));
   auto [grant, instance] = std::move(*authorized);
@@ -257,7 +291,7 @@ grpc::ServerWriteReactor<ConsoleData>* ConsoleService::Read(
   }
   const std::string path = grant.node_path;
   auto pump = std::make_shared<ReadPump>(
-      std::move(instance), path,
+      std::move(instance), path, request->max_bytes(),
       [readers = readers_, path](std::string unsent) {
         MutexLock lock(readers->mu);
         readers->leftovers[path] += unsent;
@@ -266,6 +300,7 @@ grpc::ServerWriteReactor<ConsoleData>* ConsoleService::Read(
         MutexLock lock(readers->mu);
         readers->reading.erase(path);
       });
+  context->AddInitialMetadata(std::string(ConsoleService::kReaderMetadata), "1");
   auto* reactor = new ReadReactor(pump);
   pump->Start(std::move(leftover));
   return reactor;

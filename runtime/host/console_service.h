@@ -16,6 +16,7 @@
 #include <memory>
 #include <set>
 #include <string>
+#include <string_view>
 
 #include "runtime/host/host_registry.h"
 #include "runtime/mutex.h"
@@ -27,6 +28,9 @@ class ConsoleService final : public trellis::console::v1::Console::CallbackServi
  public:
   // Largest ConsoleData message.
   static constexpr size_t kMaxChunk = 64 * 1024;
+  // Initial metadata of a Read stream that holds the console (sent at once;
+  // a refused stream has none).
+  static constexpr std::string_view kReaderMetadata = "trellis-console-reader";
 
   explicit ConsoleService(HostRegistry* registry) : registry_(registry) {}
 

@@ -4,7 +4,8 @@
 //
 // Commands: nodes, show, graph (topology_commands.h); drivers, hosts,
 // restart (inventory_commands.h); device command|subscribe|allow
-// (device_commands.h); block info|read|write|bench (block_commands.h).
+// (device_commands.h); block info|read|write|bench (block_commands.h);
+// entropy read, console write|read (stream_device_commands.h).
 // Exit codes: 0 success, 1 the command failed (the reason on stderr as
 // "trellisctl: <what>: <CODE>: <message>"), 2 bad usage.
 #include <CLI/CLI.hpp>
@@ -15,6 +16,7 @@
 #include "tools/trellisctl/command_context.h"
 #include "tools/trellisctl/device_commands.h"
 #include "tools/trellisctl/inventory_commands.h"
+#include "tools/trellisctl/stream_device_commands.h"
 #include "tools/trellisctl/topology_commands.h"
 
 int main(int argc, char** argv) {
@@ -34,6 +36,7 @@ int main(int argc, char** argv) {
   AddInventoryCommands(app, globals, run);
   AddDeviceCommands(app, globals, run);
   AddBlockCommands(app, globals, run);
+  AddStreamDeviceCommands(app, globals, run);
 
   try {
     app.parse(argc, argv);

@@ -15,12 +15,12 @@
 #include "tools/vhost-backend/command_line.h"
 #include "virtio/backend/console_device.h"
 #include "virtio/backend/rng_device.h"
-#include "virtio/backend/unique_fd.h"
+#include "runtime/unique_fd.h"
 #include "virtio/backend/vhost_user_backend.h"
 
 namespace {
 
-using trellis::virtio::backend::UniqueFd;
+using trellis::UniqueFd;
 using trellis::virtio::backend::VhostUserBackend;
 using namespace trellis::vhost_backend;
 

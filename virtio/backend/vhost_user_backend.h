@@ -30,7 +30,7 @@
 #include "runtime/error.h"
 #include "virtio/backend/backend_device.h"
 #include "virtio/backend/hostile_options.h"
-#include "virtio/backend/unique_fd.h"
+#include "runtime/unique_fd.h"
 #include "virtio/backend/vhost_user_session.h"
 
 namespace trellis::virtio::backend {

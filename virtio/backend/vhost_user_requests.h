@@ -21,7 +21,7 @@
 #include <vector>
 
 #include "runtime/error.h"
-#include "virtio/backend/unique_fd.h"
+#include "runtime/unique_fd.h"
 #include "virtio/vhost_user/message.h"
 
 namespace trellis::virtio::backend {

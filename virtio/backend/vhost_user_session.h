@@ -34,7 +34,7 @@
 #include "virtio/backend/device_queue.h"
 #include "virtio/backend/hostile_options.h"
 #include "virtio/backend/mapped_guest_memory.h"
-#include "virtio/backend/unique_fd.h"
+#include "runtime/unique_fd.h"
 #include "virtio/backend/vhost_user_requests.h"
 
 namespace trellis::virtio::backend {

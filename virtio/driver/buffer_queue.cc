@@ -94,7 +94,9 @@ Result<void> BufferQueue::AddToRing(size_t id) {
 }
 
 void BufferQueue::Notify() {
-  if (queue_->NeedsNotify()) kick_();
+  // Inside OnUsed, buffers posted from completions go out with one kick at
+  // its end.
+  if (!polling_ && queue_->NeedsNotify()) kick_();
 }
 
 void BufferQueue::OnUsed() {

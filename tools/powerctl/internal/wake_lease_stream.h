@@ -18,7 +18,7 @@
 
 #include "runtime/error.h"
 #include "runtime/mutex.h"
-#include "tools/powerctl/internal/unique_fd.h"
+#include "runtime/unique_fd.h"
 #include "trellis/power/v1/power.grpc.pb.h"
 
 namespace trellis::powerctl::internal {

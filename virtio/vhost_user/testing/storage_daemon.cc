@@ -127,6 +127,11 @@ Result<void> StorageDaemon::Spawn() {
       "type=vhost-user-blk,id=exp0,node-name=disk0,addr.type=unix,addr.path=" + socket_path_ +
           ",writable=" + (options_.writable ? "on" : "off"),
   };
+  if (options_.iothread_poll_ns) {  // The object first: the export names it.
+    args.back() += ",iothread=iot0";
+    args.insert(args.begin() + 1, {"--object", "iothread,id=iot0,poll-max-ns=" +
+                                                   std::to_string(*options_.iothread_poll_ns)});
+  }
   std::vector<char*> argv;
   for (std::string& a : args) argv.push_back(a.data());
   argv.push_back(nullptr);

@@ -30,6 +30,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <memory>
+#include <optional>
 #include <string>
 
 #include "runtime/error.h"
@@ -45,6 +46,10 @@ struct StorageDaemonOptions {
   // Appended to the --blockdev option: ",cache.direct=on,aio=io_uring".
   std::string blockdev_options;
   bool writable = true;
+  // Serve the export from an iothread that busy-polls for up to this many
+  // nanoseconds before sleeping (--object iothread,poll-max-ns=N); unset:
+  // the main loop, no polling.
+  std::optional<uint64_t> iothread_poll_ns;
   // How long Start waits for the socket.
   std::chrono::milliseconds start_timeout{15000};
   // Where the binary lives.

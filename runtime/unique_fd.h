@@ -1,13 +1,13 @@
 // UniqueFd: owns one file descriptor and closes it on destruction. Move-only.
-// For the fds a vhost-user frontend hands the backend (memory regions,
-// kick/call eventfds), so that every early return closes them.
+// For fds that must be closed on every path: the ones a vhost-user
+// frontend hands our backend, powerctl's sockets, ...
 #pragma once
 
 #include <unistd.h>
 
 #include <utility>
 
-namespace trellis::virtio::backend {
+namespace trellis {
 
 class UniqueFd {
  public:
@@ -33,4 +33,4 @@ class UniqueFd {
   int fd_ = -1;
 };
 
-}  // namespace trellis::virtio::backend
+}  // namespace trellis
