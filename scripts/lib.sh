@@ -7,6 +7,7 @@ TRELLIS_ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 # Every package the build, the tests and the benchmarks use. Debian 12 only.
 TRELLIS_PACKAGES=(
   g++ cmake ninja-build pkg-config ccache
+  lld  # links in a third of the time of ld.bfd (used when present)
   liburing-dev libgrpc++-dev libprotobuf-dev protobuf-compiler protobuf-compiler-grpc
   libgtest-dev libgmock-dev libbenchmark-dev
   libcli11-dev nlohmann-json3-dev zlib1g-dev

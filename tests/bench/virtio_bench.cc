@@ -11,6 +11,7 @@
 // a backend process that does the io_uring itself.
 #include <benchmark/benchmark.h>
 
+#include <cstdlib>
 #include <future>
 #include <optional>
 
@@ -82,6 +83,13 @@ void BM_UringBlock(benchmark::State& state) {
   RunLoad(state, *rig.engine, rig.dispatcher);
 }
 
+// The daemon's --blockdev options after the file name
+// (TRELLIS_BENCH_BLOCKDEV overrides, e.g. ",cache.direct=on,aio=native").
+std::string BlockdevOptions() {
+  const char* env = std::getenv("TRELLIS_BENCH_BLOCKDEV");
+  return env != nullptr ? env : ",cache.direct=on,aio=io_uring";
+}
+
 // virtio-blk over a qemu-storage-daemon exporting the same file; with
 // `poll_ns`, from an iothread that busy-polls that long before sleeping.
 void RunVirtioBlk(benchmark::State& state, std::optional<uint64_t> poll_ns) {
@@ -90,7 +98,7 @@ void RunVirtioBlk(benchmark::State& state, std::optional<uint64_t> poll_ns) {
     return;
   }
   auto daemon = StorageDaemon::Start({.image = TestFile::Get().path(),
-                                      .blockdev_options = ",cache.direct=on,aio=io_uring",
+                                      .blockdev_options = BlockdevOptions(),
                                       .iothread_poll_ns = poll_ns});
   if (!daemon) {
     state.SkipWithError(daemon.error().ToString().c_str());
