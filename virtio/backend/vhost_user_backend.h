@@ -47,7 +47,7 @@ struct BackendOptions {
   std::chrono::milliseconds io_timeout{2000};
 };
 
-class VhostUserBackend : private DeviceContext {
+class VhostUserBackend final : private DeviceContext {
  public:
   // Binds and listens at options.socket_path (a stale socket file that
   // nobody listens on is replaced) and logs "listening on PATH".
