@@ -9,14 +9,13 @@
 #include <unistd.h>
 
 #include <fstream>
-#include <future>
 #include <set>
 #include <thread>
 
 #include "tests/integration/testing/manager_fixture.h"
+#include "tests/integration/testing/power_cycle.h"
 #include "trellis/console/v1/console.grpc.pb.h"
 #include "trellis/entropy/v1/entropy.grpc.pb.h"
-#include "trellis/power/v1/power.grpc.pb.h"
 #include "virtio/backend/testing/backend_process.h"
 
 namespace trellis::testing {
@@ -55,37 +54,6 @@ std::pair<int, std::string> Trellisctl(const std::string& endpoint, const std::s
   }
   int status = pipe != nullptr ? pclose(pipe) : -1;
   return {WIFEXITED(status) ? WEXITSTATUS(status) : -1, output};
-}
-
-// Suspends the system and resumes it as soon as it is suspended, `cycles`
-// times; returns how many cycles went all the way down and back up.
-int SuspendAndResume(const std::string& manager_endpoint, int cycles) {
-  auto power = power::v1::Power::NewStub(
-      grpc::CreateChannel(manager_endpoint, grpc::InsecureChannelCredentials()));
-  int completed = 0;
-  for (int i = 0; i < cycles; ++i) {
-    grpc::ClientContext context;
-    context.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(20));
-    power::v1::SuspendRequest request;
-    power::v1::SuspendResponse response;
-    auto done = std::async(std::launch::async,
-                           [&] { return power->Suspend(&context, request, &response); });
-    for (;;) {
-      grpc::ClientContext status_context;
-      power::v1::StatusResponse status;
-      if (!power->Status(&status_context, {}, &status).ok()) break;
-      if (status.state() == power::v1::SYSTEM_STATE_SUSPENDED) break;
-      if (done.wait_for(std::chrono::milliseconds(1)) == std::future_status::ready) break;
-    }
-    grpc::ClientContext resume_context;
-    power::v1::ResumeResponse resumed;
-    (void)power->Resume(&resume_context, {}, &resumed);
-    grpc::Status status = done.get();
-    if (status.ok() && response.outcome() == power::v1::SuspendResponse::OUTCOME_RESUMED) {
-      ++completed;
-    }
-  }
-  return completed;
 }
 
 template <typename Stub>

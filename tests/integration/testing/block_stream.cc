@@ -10,7 +10,7 @@
 #include <thread>
 #include <vector>
 
-#include "trellis/power/v1/power.grpc.pb.h"
+#include "tests/integration/testing/power_cycle.h"
 
 namespace trellis::testing {
 
@@ -94,44 +94,17 @@ StreamCheck RunStream(block::v1::Block::Stub* stub, const std::string& token, ui
 StreamCheck RunStreamAcrossSuspends(const std::string& manager_endpoint,
                                     block::v1::Block::Stub* stub, const std::string& token,
                                     uint64_t blocks, uint32_t block_size) {
-  auto power = power::v1::Power::NewStub(
-      grpc::CreateChannel(manager_endpoint, grpc::InsecureChannelCredentials()));
   // Suspend and resume twice while the stream keeps 32 requests in flight;
   // RunStream counts every id answered exactly once and checks the data.
-  std::atomic<int> cycles{0};
+  int cycles = 0;
   std::thread cycler;
   auto check = RunStream(stub, token, blocks, block_size, 4'000, 32, [&](int completed) {
     if (completed == 500 && !cycler.joinable()) {
-      cycler = std::thread([&] {
-        for (int i = 0; i < 2; ++i) {
-          grpc::ClientContext context;
-          context.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(20));
-          power::v1::SuspendRequest request;
-          power::v1::SuspendResponse response;
-          auto done = std::async(std::launch::async,
-                                 [&] { return power->Suspend(&context, request, &response); });
-          // Resume as soon as it is suspended.
-          for (;;) {
-            grpc::ClientContext status_context;
-            power::v1::StatusResponse status;
-            if (!power->Status(&status_context, {}, &status).ok()) break;
-            if (status.state() == power::v1::SYSTEM_STATE_SUSPENDED) break;
-            if (done.wait_for(std::chrono::seconds(0)) == std::future_status::ready) break;
-            std::this_thread::yield();
-          }
-          grpc::ClientContext resume_context;
-          power::v1::ResumeResponse resumed;
-          (void)power->Resume(&resume_context, {}, &resumed);
-          grpc::Status status = done.get();
-          if (status.ok() && response.outcome() == power::v1::SuspendResponse::OUTCOME_RESUMED) {
-            ++cycles;
-          }
-        }
-      });
+      cycler = std::thread([&] { cycles = SuspendAndResume(manager_endpoint, 2); });
     }
   });
   if (cycler.joinable()) cycler.join();
-  check.cycles = cycles.load();
+  check.cycles = cycles;
   return check;
 }
 
