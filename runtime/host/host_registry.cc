@@ -18,14 +18,23 @@ std::shared_ptr<DriverInstance> HostRegistry::Find(const std::string& node_path)
 }
 
 std::shared_ptr<DriverInstance> HostRegistry::Remove(const std::string& node_path) {
-  MutexLock lock(mu_);
-  std::erase_if(grants_, [&](const auto& entry) {
-    return entry.second.node_path == node_path || entry.second.server_path == node_path;
-  });
-  auto it = instances_.find(node_path);
-  if (it == instances_.end()) return nullptr;
-  auto instance = std::move(it->second);
-  instances_.erase(it);
+  std::vector<std::shared_ptr<BlockQueueServer>> queues;
+  std::shared_ptr<DriverInstance> instance;
+  {
+    MutexLock lock(mu_);
+    std::erase_if(grants_, [&](const auto& entry) {
+      const Grant& grant = entry.second;
+      if (grant.node_path != node_path && grant.server_path != node_path) return false;
+      for (const auto& [id, queue] : grant.queues) queues.push_back(queue);
+      return true;
+    });
+    auto it = instances_.find(node_path);
+    if (it != instances_.end()) {
+      instance = std::move(it->second);
+      instances_.erase(it);
+    }
+  }
+  StopQueues(std::move(queues), "the driver of node " + node_path + " stopped");
   return instance;
 }
 
@@ -47,8 +56,20 @@ void HostRegistry::AddGrant(std::string token, Grant grant) {
 }
 
 void HostRegistry::RevokeGrant(const std::string& token) {
-  MutexLock lock(mu_);
-  grants_.erase(token);
+  std::vector<std::shared_ptr<BlockQueueServer>> queues;
+  {
+    MutexLock lock(mu_);
+    auto it = grants_.find(token);
+    if (it == grants_.end()) return;
+    for (const auto& [id, queue] : it->second.queues) queues.push_back(queue);
+    grants_.erase(it);
+  }
+  StopQueues(std::move(queues), "the token was revoked");
+}
+
+void HostRegistry::StopQueues(std::vector<std::shared_ptr<BlockQueueServer>> queues,
+                              const std::string& why) {
+  for (const auto& queue : queues) queue->Stop(Error(ErrorCode::kUnavailable, why));
 }
 
 Result<std::pair<Grant, std::shared_ptr<DriverInstance>>> HostRegistry::Authorize(
@@ -77,9 +98,7 @@ Result<std::pair<Grant, std::shared_ptr<DriverInstance>>> HostRegistry::Authoriz
   return std::make_pair(grant, instance->second);
 }
 
-Result<uint64_t> HostRegistry::AttachRegion(const std::string& token, uid_t uid,
-                                            std::shared_ptr<SharedRegion> region) {
-  MutexLock lock(mu_);
+Result<Grant*> HostRegistry::GrantForAttach(const std::string& token, uid_t uid) {
   auto it = grants_.find(token);
   if (token.empty() || it == grants_.end()) {
     return Fail(ErrorCode::kUnauthenticated, "unknown or revoked token");
@@ -87,17 +106,53 @@ Result<uint64_t> HostRegistry::AttachRegion(const std::string& token, uid_t uid,
   Grant& grant = it->second;
   if (uid != 0 && uid != grant.caller.uid) {
     return Fail(ErrorCode::kPermissionDenied,
-                "uid " + std::to_string(uid) + " may not share memory under a token issued to uid " +
+                "uid " + std::to_string(uid) +
+                    " may not share memory under a token issued to uid " +
                     std::to_string(grant.caller.uid));
   }
-  if (grant.regions.size() >= kMaxRegionsPerToken) {
-    return Fail(ErrorCode::kResourceExhausted,
-                "a token may have at most " + std::to_string(kMaxRegionsPerToken) +
-                    " shared regions attached");
+  return &grant;
+}
+
+Result<uint64_t> HostRegistry::AttachRegion(const std::string& token, uid_t uid,
+                                            std::shared_ptr<SharedRegion> region) {
+  MutexLock lock(mu_);
+  TRELLIS_ASSIGN_OR_RETURN(Grant * grant, GrantForAttach(token, uid));
+  if (grant->regions.size() >= kMaxRegionsPerToken) {
+    return Fail(ErrorCode::kResourceExhausted, "a token may have at most " +
+                                                   std::to_string(kMaxRegionsPerToken) +
+                                                   " shared regions attached");
   }
-  uint64_t id = next_region_++;
-  grant.regions.emplace(id, std::move(region));
+  uint64_t id = next_id_++;
+  grant->regions.emplace(id, std::move(region));
   return id;
+}
+
+Result<uint64_t> HostRegistry::AttachQueue(const std::string& token, uid_t uid,
+                                           std::shared_ptr<BlockQueueServer> queue) {
+  MutexLock lock(mu_);
+  TRELLIS_ASSIGN_OR_RETURN(Grant * grant, GrantForAttach(token, uid));
+  if (grant->queues.size() >= kMaxQueuesPerToken) {
+    return Fail(ErrorCode::kResourceExhausted, "a token may have at most " +
+                                                   std::to_string(kMaxQueuesPerToken) +
+                                                   " block queues attached");
+  }
+  uint64_t id = next_id_++;
+  grant->queues.emplace(id, std::move(queue));
+  return id;
+}
+
+void HostRegistry::DetachQueue(const std::string& token, uint64_t id) {
+  std::shared_ptr<BlockQueueServer> queue;
+  {
+    MutexLock lock(mu_);
+    auto it = grants_.find(token);
+    if (it == grants_.end()) return;
+    auto found = it->second.queues.find(id);
+    if (found == it->second.queues.end()) return;
+    queue = std::move(found->second);
+    it->second.queues.erase(found);
+  }
+  queue->Stop(std::nullopt);  // The client is gone: nobody to tell.
 }
 
 void HostRegistry::DetachRegion(const std::string& token, uint64_t id) {

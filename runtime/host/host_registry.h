@@ -10,6 +10,7 @@
 
 #include "runtime/driver/device_protocol.h"
 #include "runtime/error.h"
+#include "runtime/host/block_queue_server.h"
 #include "runtime/host/driver_instance.h"
 #include "runtime/host/shared_region.h"
 #include "runtime/mutex.h"
@@ -28,6 +29,9 @@ struct Grant {
   // Memory the client shared under this token (SharedMemoryServer), by id;
   // dropped with the grant.
   std::map<uint64_t, std::shared_ptr<SharedRegion>> regions;
+  // Block queues the client attached under this token, by id; stopped when
+  // the grant goes.
+  std::map<uint64_t, std::shared_ptr<BlockQueueServer>> queues;
 };
 
 class HostRegistry {
@@ -35,7 +39,8 @@ class HostRegistry {
   // Errors: kAlreadyExists if a driver is already at that node.
   Result<void> Add(std::shared_ptr<DriverInstance> instance) TRELLIS_EXCLUDES(mu_);
   std::shared_ptr<DriverInstance> Find(const std::string& node_path) const TRELLIS_EXCLUDES(mu_);
-  // Removes the instance and every grant for its node.
+  // Removes the instance and every grant for its node (their block queues
+  // are stopped, and their clients told why).
   std::shared_ptr<DriverInstance> Remove(const std::string& node_path) TRELLIS_EXCLUDES(mu_);
   std::vector<std::shared_ptr<DriverInstance>> All() const TRELLIS_EXCLUDES(mu_);
   size_t size() const TRELLIS_EXCLUDES(mu_);
@@ -43,6 +48,7 @@ class HostRegistry {
   static constexpr size_t kMaxRegionsPerToken = 16;
 
   void AddGrant(std::string token, Grant grant) TRELLIS_EXCLUDES(mu_);
+  // Drops the grant; its block queues are stopped (their clients told why).
   void RevokeGrant(const std::string& token) TRELLIS_EXCLUDES(mu_);
   // Resolves a client's token for `protocol` to the grant and the instance.
   // Errors: kUnauthenticated for a missing, unknown, revoked or expired
@@ -63,11 +69,26 @@ class HostRegistry {
   Result<std::shared_ptr<SharedRegion>> FindRegion(const std::string& token, uint64_t id) const
       TRELLIS_EXCLUDES(mu_);
 
+  static constexpr size_t kMaxQueuesPerToken = 16;
+
+  // Attaches a block queue (not yet started) to a live grant; returns its
+  // id. Errors: as AttachRegion, with kMaxQueuesPerToken.
+  Result<uint64_t> AttachQueue(const std::string& token, uid_t uid,
+                               std::shared_ptr<BlockQueueServer> queue) TRELLIS_EXCLUDES(mu_);
+  // Detaches and stops it (the client closed its side connection).
+  void DetachQueue(const std::string& token, uint64_t id) TRELLIS_EXCLUDES(mu_);
+
  private:
+  // The live grant for `token` that `uid` may attach memory to.
+  Result<Grant*> GrantForAttach(const std::string& token, uid_t uid) TRELLIS_REQUIRES(mu_);
+  // Stops the queues of grants that are going away, outside the lock.
+  static void StopQueues(std::vector<std::shared_ptr<BlockQueueServer>> queues,
+                         const std::string& why);
+
   mutable Mutex mu_;
   std::map<std::string, std::shared_ptr<DriverInstance>> instances_ TRELLIS_GUARDED_BY(mu_);
   std::map<std::string, Grant> grants_ TRELLIS_GUARDED_BY(mu_);
-  uint64_t next_region_ TRELLIS_GUARDED_BY(mu_) = 1;
+  uint64_t next_id_ TRELLIS_GUARDED_BY(mu_) = 1;  // Of regions and queues.
 };
 
 }  // namespace trellis::host

@@ -1,14 +1,18 @@
 #include "runtime/host/shared_memory_server.h"
 
+#include <fcntl.h>
 #include <poll.h>
 #include <sys/eventfd.h>
 #include <sys/socket.h>
 #include <sys/un.h>
 #include <unistd.h>
 
+#include <charconv>
 #include <cstring>
 #include <vector>
 
+#include "runtime/block_queue_wire.h"
+#include "runtime/host/block_queue_server.h"
 #include "runtime/rpc/status.h"
 
 namespace trellis::host {
@@ -16,6 +20,8 @@ namespace trellis::host {
 namespace {
 
 constexpr size_t kMaxTokenBytes = 256;
+// A queue request: the token and up to three numbers before it.
+constexpr size_t kMaxMessageBytes = kMaxTokenBytes + 80;
 
 // Sends the one-line answer; a client that is gone is not an error here.
 void Answer(int fd, const std::string& line) {
@@ -122,8 +128,8 @@ void SharedMemoryServer::Accept() {
 }
 
 bool SharedMemoryServer::Serve(int fd, Connection& connection) {
-  char token[kMaxTokenBytes + 1];
-  iovec iov{token, sizeof(token)};
+  char data[kMaxMessageBytes + 1];
+  iovec iov{data, sizeof(data)};
   alignas(cmsghdr) char control[CMSG_SPACE(sizeof(int) * 4)];
   msghdr msg{};
   msg.msg_iov = &iov;
@@ -132,49 +138,105 @@ bool SharedMemoryServer::Serve(int fd, Connection& connection) {
   msg.msg_controllen = sizeof(control);
   ssize_t n = ::recvmsg(fd, &msg, MSG_CMSG_CLOEXEC | MSG_DONTWAIT);
   if (n < 0) return errno == EAGAIN || errno == EINTR;
-  if (n == 0) return false;  // Closed: its regions go.
-  // Every fd that arrived is ours to close, whatever else is wrong.
-  std::vector<int> received;
+  if (n == 0) return false;  // Closed: its regions and queues go.
+  // Every fd that arrived is ours (closed with these), whatever else is wrong.
+  std::vector<UniqueFd> received;
   for (cmsghdr* c = CMSG_FIRSTHDR(&msg); c != nullptr; c = CMSG_NXTHDR(&msg, c)) {
     if (c->cmsg_level != SOL_SOCKET || c->cmsg_type != SCM_RIGHTS) continue;
     size_t count = (c->cmsg_len - CMSG_LEN(0)) / sizeof(int);
     for (size_t i = 0; i < count; ++i) {
       int received_fd;
       std::memcpy(&received_fd, CMSG_DATA(c) + i * sizeof(int), sizeof(int));
-      received.push_back(received_fd);
+      received.emplace_back(received_fd);
     }
   }
-  auto refuse = [&](ErrorCode code, const std::string& why) {
-    for (int r : received) ::close(r);
-    Answer(fd, ErrorLine(Error(code, why)));
-    return true;
-  };
-  if ((msg.msg_flags & (MSG_TRUNC | MSG_CTRUNC)) != 0) {
-    return refuse(ErrorCode::kInvalidArgument,
-                  "message too large: send a token of at most 256 bytes and one fd");
-  }
-  if (received.size() != 1) {
-    return refuse(ErrorCode::kInvalidArgument,
-                  "send the token with exactly one memfd (SCM_RIGHTS); got " +
-                      std::to_string(received.size()) + " fds");
-  }
-  std::string key(token, static_cast<size_t>(n));
-  auto region = SharedRegion::Map(received[0]);  // Takes the fd.
-  if (!region) {
-    Answer(fd, ErrorLine(region.error()));
-    return true;
-  }
-  auto id = registry_->AttachRegion(key, connection.uid, std::move(*region));
-  if (!id) {
-    Answer(fd, ErrorLine(id.error()));
-    return true;
-  }
-  connection.regions.emplace(key, *id);
-  Answer(fd, "ok " + std::to_string(*id) + "\n");
+  Result<uint64_t> id =
+      (msg.msg_flags & (MSG_TRUNC | MSG_CTRUNC)) != 0
+          ? Fail(ErrorCode::kInvalidArgument,
+                 "message too large: send a token of at most 256 bytes and at most two fds")
+          : Handle(fd, connection, std::string_view(data, static_cast<size_t>(n)), received);
+  Answer(fd, id ? "ok " + std::to_string(*id) + "\n" : ErrorLine(id.error()));
   return true;
 }
 
+Result<uint64_t> SharedMemoryServer::Handle(int fd, Connection& connection, std::string_view data,
+                                            std::vector<UniqueFd>& fds) {
+  constexpr std::string_view kQueue = "queue ";
+  if (data.starts_with(kQueue)) return AttachQueue(fd, connection, data.substr(kQueue.size()), fds);
+  return AttachRegion(connection, data, fds);
+}
+
+Result<uint64_t> SharedMemoryServer::AttachRegion(Connection& connection, std::string_view token,
+                                                  std::vector<UniqueFd>& fds) {
+  if (token.size() > kMaxTokenBytes) {
+    return Fail(ErrorCode::kInvalidArgument, "a token has at most 256 bytes");
+  }
+  if (fds.size() != 1) {
+    return Fail(ErrorCode::kInvalidArgument,
+                "send the token with exactly one memfd (SCM_RIGHTS); got " +
+                    std::to_string(fds.size()) + " fds");
+  }
+  std::string key(token);
+  TRELLIS_ASSIGN_OR_RETURN(auto region, SharedRegion::Map(fds[0].release()));  // Takes the fd.
+  TRELLIS_ASSIGN_OR_RETURN(uint64_t id,
+                           registry_->AttachRegion(key, connection.uid, std::move(region)));
+  connection.regions.emplace(key, id);
+  return id;
+}
+
+// "<region id> <ring offset> <queue size> <token>" with [kick, call].
+Result<uint64_t> SharedMemoryServer::AttachQueue(int fd, Connection& connection,
+                                                 std::string_view args,
+                                                 std::vector<UniqueFd>& fds) {
+  uint64_t numbers[3];
+  for (uint64_t& number : numbers) {
+    auto [end, ec] = std::from_chars(args.data(), args.data() + args.size(), number);
+    if (ec != std::errc() || end == args.data() + args.size() || *end != ' ') {
+      return Fail(ErrorCode::kInvalidArgument,
+                  "a queue request reads 'queue <region id> <ring offset> <queue size> <token>'");
+    }
+    args.remove_prefix(static_cast<size_t>(end - args.data()) + 1);
+  }
+  const auto [region_id, ring_offset, size] = numbers;
+  std::string token(args);
+  if (token.empty() || token.size() > kMaxTokenBytes) {
+    return Fail(ErrorCode::kInvalidArgument, "a queue request ends with its token (1..256 bytes)");
+  }
+  if (fds.size() != 2) {
+    return Fail(ErrorCode::kInvalidArgument,
+                "send a queue request with two eventfds, kick then call (SCM_RIGHTS); got " +
+                    std::to_string(fds.size()) + " fds");
+  }
+  if (size > block_queue::kMaxQueueSize) {
+    return Fail(ErrorCode::kInvalidArgument, "a block queue has at most " +
+                                                 std::to_string(block_queue::kMaxQueueSize) +
+                                                 " entries, not " + std::to_string(size));
+  }
+  TRELLIS_ASSIGN_OR_RETURN(auto authorized, registry_->Authorize(token, BlockProtocol::kName));
+  TRELLIS_ASSIGN_OR_RETURN(auto region, registry_->FindRegion(token, region_id));
+  int notices = ::fcntl(fd, F_DUPFD_CLOEXEC, 0);
+  if (notices < 0) return FailErrno(errno, "dup of the side connection");
+  TRELLIS_ASSIGN_OR_RETURN(auto queue,
+                           BlockQueueServer::Create({.instance = std::move(authorized.second),
+                                                     .node_path = authorized.first.node_path,
+                                                     .region = std::move(region),
+                                                     .ring_offset = ring_offset,
+                                                     .size = static_cast<uint16_t>(size),
+                                                     .kick = std::move(fds[0]),
+                                                     .call = std::move(fds[1]),
+                                                     .notices = UniqueFd(notices)}));
+  TRELLIS_ASSIGN_OR_RETURN(uint64_t id, registry_->AttachQueue(token, connection.uid, queue));
+  connection.queues.emplace(token, id);
+  if (auto started = queue->Start(id); !started) {
+    registry_->DetachQueue(token, id);
+    return Fail(started.error());
+  }
+  return id;
+}
+
 void SharedMemoryServer::Close(int fd, Connection& connection) {
+  for (const auto& [token, id] : connection.queues) registry_->DetachQueue(token, id);
+  connection.queues.clear();
   for (const auto& [token, id] : connection.regions) registry_->DetachRegion(token, id);
   connection.regions.clear();
   ::close(fd);

@@ -11,6 +11,11 @@
 // closes the connection (or dies), or the token is revoked. The peer's uid
 // (SO_PEERCRED) must be the token's client's, or root.
 //
+// A second message attaches a block queue in a region (BlockQueueServer;
+// the format is in runtime/block_queue_wire.h): "queue <region id> <ring
+// offset> <size> <token>" with two eventfds. It lives as long as the
+// regions, and the host may later send "stopped ..." on the connection.
+//
 // Threading: one thread of its own polls the listening socket and its
 // connections; messages are tiny and rare (one per region), so this is not a
 // data path. Regions go to the HostRegistry, which serves them to requests.
@@ -21,10 +26,13 @@
 #include <map>
 #include <memory>
 #include <string>
+#include <string_view>
 #include <thread>
+#include <vector>
 
 #include "runtime/error.h"
 #include "runtime/host/host_registry.h"
+#include "runtime/unique_fd.h"
 
 namespace trellis::host {
 
@@ -45,8 +53,10 @@ class SharedMemoryServer {
  private:
   struct Connection {
     uid_t uid = 0;
-    // Regions this connection attached: token → ids, detached on close.
+    // Regions and queues this connection attached: token → ids, detached
+    // on close.
     std::multimap<std::string, uint64_t> regions;
+    std::multimap<std::string, uint64_t> queues;
   };
 
   SharedMemoryServer(std::string path, int listen_fd, int stop_fd, HostRegistry* registry)
@@ -55,6 +65,13 @@ class SharedMemoryServer {
   void Accept();
   // Handles one message; false when the connection should close.
   bool Serve(int fd, Connection& connection);
+  // The message's id, or the error to answer with. Takes the fds it keeps.
+  Result<uint64_t> Handle(int fd, Connection& connection, std::string_view data,
+                          std::vector<UniqueFd>& fds);
+  Result<uint64_t> AttachRegion(Connection& connection, std::string_view token,
+                                std::vector<UniqueFd>& fds);
+  Result<uint64_t> AttachQueue(int fd, Connection& connection, std::string_view args,
+                               std::vector<UniqueFd>& fds);
   void Close(int fd, Connection& connection);
 
   const std::string path_;

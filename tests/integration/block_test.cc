@@ -2,20 +2,19 @@
 // a real file: unary calls, the pipelined Stream, errors, and suspend with
 // I/O in flight.
 #include <fcntl.h>
+#include <gmock/gmock.h>
 #include <sys/mman.h>
 #include <unistd.h>
-
-#include <gmock/gmock.h>
 
 #include <cstring>
 #include <fstream>
 #include <future>
-#include <thread>
 #include <random>
 #include <set>
+#include <thread>
 
 #include "tests/integration/testing/block_stream.h"
-#include "tests/integration/testing/manager_fixture.h"
+#include "tests/integration/testing/disk_fixture.h"
 #include "tools/client/shared_memory.h"
 #include "trellis/block/v1/block.grpc.pb.h"
 #include "trellis/power/v1/power.grpc.pb.h"
@@ -29,44 +28,8 @@ using block::v1::BlockRequestBatch;
 using block::v1::BlockResponse;
 using block::v1::BlockResponseBatch;
 
-std::string Manifest() {
-  std::ifstream in(fs::path(TRELLIS_SOURCE_DIR) / "manifests/drivers/uring-block.json");
-  return std::string(std::istreambuf_iterator<char>(in), {});
-}
-
-class BlockTest : public ManagerFixture {
+class BlockTest : public DiskFixture {
  protected:
-  void StartDisk(uint64_t bytes, const std::string& extra = "") {
-    image_ = dir_.path() / "disk.img";
-    int fd = ::open(image_.c_str(), O_CREAT | O_TRUNC | O_RDWR, 0600);
-    ASSERT_GE(fd, 0);
-    ASSERT_EQ(::ftruncate(fd, static_cast<off_t>(bytes)), 0);
-    ::close(fd);
-    std::string node = R"({"name": "disk", "properties": [)"
-                       R"({"key": "trellis.compatible", "string_value": "trellis,uring-block"},)"
-                       R"({"key": "block.path", "string_value": ")" +
-                       image_.string() + "\"}" + (extra.empty() ? "" : ", " + extra) + "]}";
-    StartManager(Board(node), {{"uring-block.json", Manifest()}});
-    grpc::ClientContext context;
-    manager::v1::BindRequest request;
-    request.set_node_path("root.sys.disk");
-    request.set_protocol("trellis.block.v1.Block");
-    manager::v1::BindResponse response;
-    grpc::Status status = stub_->Bind(&context, request, &response);
-    ASSERT_TRUE(status.ok()) << status.error_message();
-    token_ = response.token();
-    endpoint_ = response.endpoint();
-    block_ = block::v1::Block::NewStub(
-        grpc::CreateChannel(response.endpoint(), grpc::InsecureChannelCredentials()));
-  }
-
-  block::v1::BlockInfo Info() {
-    block::v1::GetInfoResponse response;
-    grpc::Status status = block_->GetInfo(WithToken(token_).get(), {}, &response);
-    EXPECT_TRUE(status.ok()) << status.error_message();
-    return response.info();
-  }
-
   grpc::Status Write(uint64_t offset, const std::string& data) {
     block::v1::WriteRequest request;
     request.set_offset_blocks(offset);
@@ -113,13 +76,7 @@ class BlockTest : public ManagerFixture {
     }
     return responses;
   }
-
-  fs::path image_;
-  std::string token_;
-  std::string endpoint_;
-  std::unique_ptr<block::v1::Block::Stub> block_;
 };
-
 
 TEST_F(BlockTest, InfoWriteReadFlushThroughTheHost) {
   StartDisk(1 << 20);
@@ -285,13 +242,13 @@ TEST_F(BlockTest, SharedRangesOutsideTheRegionOrOfTheWrongSizeAreRefused) {
   auto region = shm->Attach(endpoint_, token_);
   ASSERT_TRUE(region) << region.error().ToString();
   auto responses = StreamAll({
-      SharedRead(1, *region, 0, 1, 15 * 4096 + 1, 4096),            // Past the end.
-      SharedRead(2, *region, 0, 1, ~uint64_t{0} - 10, 4096),        // Offset overflow.
-      SharedRead(3, *region, 0, 2, 0, 4096),                        // Length != blocks.
-      SharedWrite(4, *region, 0, 0, 100),                           // Not whole blocks.
-      SharedRead(5, *region + 1000, 0, 1, 0, 4096),                 // No such region.
-      SharedRead(6, *region, 1024, 1, 0, 4096),                     // Past the disk.
-      SharedRead(7, *region, 0, 1, 0, 4096),                        // Fine.
+      SharedRead(1, *region, 0, 1, 15 * 4096 + 1, 4096),      // Past the end.
+      SharedRead(2, *region, 0, 1, ~uint64_t{0} - 10, 4096),  // Offset overflow.
+      SharedRead(3, *region, 0, 2, 0, 4096),                  // Length != blocks.
+      SharedWrite(4, *region, 0, 0, 100),                     // Not whole blocks.
+      SharedRead(5, *region + 1000, 0, 1, 0, 4096),           // No such region.
+      SharedRead(6, *region, 1024, 1, 0, 4096),               // Past the disk.
+      SharedRead(7, *region, 0, 1, 0, 4096),                  // Fine.
   });
   auto code = [&](uint64_t id) { return static_cast<grpc::StatusCode>(responses[id].code()); };
   EXPECT_EQ(code(1), grpc::StatusCode::OUT_OF_RANGE) << responses[1].message();
@@ -311,25 +268,25 @@ TEST_F(BlockTest, SideSocketRefusesBadTokensUnsealedMemfdsAndExtraFds) {
   auto shm = client::SharedMemory::Create(4096);
   ASSERT_TRUE(shm);
   int fd = shm->fd();
-  auto bad_token = client::SendRegion(*side, "bogus", &fd, 1);
+  auto bad_token = client::SendSideMessage(*side, "bogus", &fd, 1);
   ASSERT_FALSE(bad_token);
   EXPECT_EQ(bad_token.error().code(), ErrorCode::kUnauthenticated);
   // A memfd that could shrink under the host's mapping.
   int unsealed = ::memfd_create("unsealed", MFD_CLOEXEC);
   ASSERT_GE(unsealed, 0);
   ASSERT_EQ(::ftruncate(unsealed, 4096), 0);
-  auto refused = client::SendRegion(*side, token_, &unsealed, 1);
+  auto refused = client::SendSideMessage(*side, token_, &unsealed, 1);
   ASSERT_FALSE(refused);
   EXPECT_EQ(refused.error().code(), ErrorCode::kInvalidArgument);
   EXPECT_THAT(refused.error().message(), ::testing::HasSubstr("F_SEAL_SHRINK"));
   int two[2] = {fd, unsealed};
-  auto extra = client::SendRegion(*side, token_, two, 2);
+  auto extra = client::SendSideMessage(*side, token_, two, 2);
   ASSERT_FALSE(extra);
   EXPECT_THAT(extra.error().message(), ::testing::HasSubstr("exactly one memfd"));
-  auto none = client::SendRegion(*side, token_, nullptr, 0);
+  auto none = client::SendSideMessage(*side, token_, nullptr, 0);
   ASSERT_FALSE(none);
   // The connection still works for a good request.
-  auto ok = client::SendRegion(*side, token_, &fd, 1);
+  auto ok = client::SendSideMessage(*side, token_, &fd, 1);
   EXPECT_TRUE(ok) << ok.error().ToString();
   ::close(unsealed);
   ::close(*side);

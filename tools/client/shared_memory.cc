@@ -73,7 +73,7 @@ Result<uint64_t> SharedMemory::Attach(const std::string& endpoint, const std::st
   if (side_ < 0) {
     TRELLIS_ASSIGN_OR_RETURN(side_, ConnectSideSocket(endpoint));
   }
-  return SendRegion(side_, token, &fd_, 1);
+  return SendSideMessage(side_, token, &fd_, 1);
 }
 
 Result<int> ConnectSideSocket(const std::string& endpoint) {
@@ -100,9 +100,9 @@ Result<int> ConnectSideSocket(const std::string& endpoint) {
   return fd;
 }
 
-Result<uint64_t> SendRegion(int side_socket, const std::string& token, const int* fds,
-                            size_t fd_count) {
-  iovec iov{const_cast<char*>(token.data()), token.size()};
+Result<uint64_t> SendSideMessage(int side_socket, const std::string& message, const int* fds,
+                                 size_t fd_count) {
+  iovec iov{const_cast<char*>(message.data()), message.size()};
   msghdr msg{};
   msg.msg_iov = &iov;
   msg.msg_iovlen = 1;
@@ -117,7 +117,7 @@ Result<uint64_t> SendRegion(int side_socket, const std::string& token, const int
     std::memcpy(CMSG_DATA(c), fds, sizeof(int) * fd_count);
   }
   if (::sendmsg(side_socket, &msg, MSG_NOSIGNAL) < 0) {
-    return FailErrno(errno, "sending the memfd to the host");
+    return FailErrno(errno, "sending a shared-memory request to the host");
   }
   pollfd p{side_socket, POLLIN, 0};
   if (::poll(&p, 1, kAnswerTimeoutMs) != 1) {

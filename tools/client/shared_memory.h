@@ -33,6 +33,9 @@ class SharedMemory {
 
   std::span<std::byte> bytes() const { return {base_, size_}; }
   int fd() const { return fd_; }
+  // The side-socket connection once attached (else -1): BlockQueue sends its
+  // queue request on it and reads the host's notices from it.
+  int side_socket() const { return side_; }
 
   // Shares the region with the host serving `endpoint` ("unix:PATH") under
   // `token`; returns the region id. Errors: the host's refusal with its
@@ -49,11 +52,12 @@ class SharedMemory {
   uint64_t size_ = 0;
 };
 
-// Sends `token` and `fd` as one message on a connected side socket and
-// returns the host's answer parsed: the region id or the error. Exposed for
+// Sends `message` (a token, to attach a region, or a queue request; see
+// SharedMemoryServer) with `fds` as one message on a connected side socket
+// and returns the host's answer parsed: the id or the error. Exposed for
 // tests that send what a well-behaved client would not.
-Result<uint64_t> SendRegion(int side_socket, const std::string& token, const int* fds,
-                            size_t fd_count);
+Result<uint64_t> SendSideMessage(int side_socket, const std::string& message, const int* fds,
+                                 size_t fd_count);
 // Connects to the side socket of `endpoint`.
 Result<int> ConnectSideSocket(const std::string& endpoint);
 
