@@ -7,6 +7,9 @@
 //                      requests and completions batched per message
 //   GrpcPerMessage/depth:D  the same with one request per message
 //   Shm/depth:D        the same, payload in a shared memfd region
+//   Queue/depth:D      uring-block in a real host through a block queue:
+//                      requests in a shared split virtqueue, eventfd
+//                      doorbells, no gRPC on the data path
 //   GrpcEcho/depth:D   a raw gRPC streaming echo of 4 KiB messages over a Unix
 //                      socket: the transport's ceiling for Grpc
 //
@@ -35,6 +38,7 @@
 #include "runtime/runtime.h"
 #include "tests/bench/bench_manager.h"
 #include "tests/bench/block_load.h"
+#include "tools/client/block_queue.h"
 #include "tools/client/shared_memory.h"
 #include "trellis/block/v1/block.grpc.pb.h"
 
@@ -270,6 +274,71 @@ void BM_Shm(benchmark::State& state) {
   }
 }
 
+// A closed loop on a block queue: `depth` reads in flight, each completion
+// answered by the next read, submitted together and kicked once per wake.
+Run QueueLoad(client::BlockQueue& queue, int depth, uint64_t blocks) {
+  std::mt19937_64 rng(3);
+  std::vector<Clock::time_point> issued(depth);
+  auto add = [&](int slot) {
+    issued[slot] = Clock::now();
+    auto submitted = queue.Submit({.op = BlockOp::kRead,
+                                   .offset_blocks = rng() % blocks,
+                                   .length_blocks = 1,
+                                   .data_offset = uint64_t(slot) * kBlock},
+                                  uint64_t(slot));
+    if (!submitted) std::abort();
+  };
+  Run run;
+  auto start = Clock::now();
+  auto deadline = start + RunTime();
+  for (int slot = 0; slot < depth; ++slot) add(slot);
+  queue.Kick();
+  std::vector<int> done;
+  while (queue.in_flight() > 0) {
+    done.clear();
+    queue.Wait(
+        [&](uint64_t tag, Result<void> result) {
+          if (!result) std::abort();
+          done.push_back(static_cast<int>(tag));
+        },
+        10s);
+    auto now = Clock::now();
+    for (int slot : done) {
+      run.latencies_us.push_back(
+          std::chrono::duration<double, std::micro>(now - issued[slot]).count());
+      if (now < deadline) add(slot);
+    }
+    queue.Kick();
+  }
+  run.seconds = std::chrono::duration<double>(Clock::now() - start).count();
+  return run;
+}
+
+void BM_Queue(benchmark::State& state) {
+  auto& rig = HostRig::Get();
+  int depth = static_cast<int>(state.range(0));
+  auto stub = block::v1::Block::NewStub(
+      grpc::CreateChannel(rig.endpoint(), grpc::InsecureChannelCredentials()));
+  grpc::ClientContext context;
+  context.AddMetadata("trellis-token", rig.token());
+  block::v1::GetInfoResponse info;
+  if (grpc::Status status = stub->GetInfo(&context, {}, &info); !status.ok()) {
+    state.SkipWithError(status.error_message().c_str());
+    return;
+  }
+  auto queue = client::BlockQueue::Open(
+      rig.endpoint(), rig.token(),
+      {.block_size = info.info().block_size(), .block_count = info.info().block_count()},
+      {.size = 128, .data_bytes = uint64_t(depth) * kBlock});
+  if (!queue) {
+    state.SkipWithError(queue.error().ToString().c_str());
+    return;
+  }
+  for (auto _ : state) {
+    QueueLoad(**queue, depth, TestFile::Get().blocks()).Report(state);
+  }
+}
+
 // ---- The transport's ceiling: a raw gRPC streaming echo ----
 
 // Answers every message at once with one message holding a 4 KiB payload
@@ -361,6 +430,7 @@ BENCHMARK(BM_InProcess) DEPTHS;
 BENCHMARK(BM_Grpc) DEPTHS;
 BENCHMARK(BM_GrpcPerMessage) DEPTHS;
 BENCHMARK(BM_Shm) DEPTHS;
+BENCHMARK(BM_Queue) DEPTHS;
 BENCHMARK(BM_GrpcEcho) DEPTHS;
 
 }  // namespace
