@@ -1,7 +1,9 @@
 #include "drivers/echo/echo_driver.h"
 
+#include <algorithm>
 #include <chrono>
 #include <cstdlib>
+#include <cstring>
 #include <thread>
 
 #include "runtime/driver/driver_export.h"
@@ -82,6 +84,7 @@ void EchoDriver::Stop(StopCompleter completer) {
 
 Result<int64_t> EchoDriver::Command(const Caller& caller, uint32_t minor, uint64_t arg1,
                                     uint64_t arg2) {
+  if (minor != 0 && minor != 4 && minor != 7 && minor != 9) ++state_changes_;
   switch (minor) {
     case 0:
       return 0;
@@ -90,19 +93,48 @@ Result<int64_t> EchoDriver::Command(const Caller& caller, uint32_t minor, uint64
     case 2: {
       auto key = std::make_pair(caller.client_id, 2u);
       uint64_t client = caller.client_id;
-      auto posted = context().dispatcher().PostAfter(
-          std::chrono::milliseconds(arg1), [this, alive = alive_, key, client, arg2] {
-            if (!*alive) return;
-            uint64_t n = ++jobs_done_[client];
-            auto it = upcalls_.find(key);
-            if (it != upcalls_.end()) (void)it->second.Schedule(arg2, n);
-          });
+      auto posted = context().dispatcher().PostAfter(std::chrono::milliseconds(arg1),
+                                                     [this, alive = alive_, key, client, arg2] {
+                                                       if (!*alive) return;
+                                                       uint64_t n = ++jobs_done_[client];
+                                                       auto it = upcalls_.find(key);
+                                                       if (it != upcalls_.end())
+                                                         (void)it->second.Schedule(arg2, n);
+                                                     });
       if (!posted) return Fail(posted.error());
       return 0;
     }
     case 3: {
       auto it = allowed_.find({caller.client_id, 3u, true});
       return it == allowed_.end() ? 0 : static_cast<int64_t>(it->second.size());
+    }
+    case 4:
+      return static_cast<int64_t>(
+          std::ranges::count_if(allowed_, [](const auto& entry) { return !entry.second.empty(); }));
+    case 5: {
+      TRELLIS_ASSIGN_OR_RETURN(std::span<std::byte> word, Word(caller, arg1));
+      int64_t value;
+      std::memcpy(&value, word.data(), sizeof(value));  // Once: the client may be writing.
+      return value;
+    }
+    case 6: {
+      TRELLIS_ASSIGN_OR_RETURN(std::span<std::byte> word, Word(caller, arg1));
+      std::memcpy(word.data(), &arg2, sizeof(arg2));
+      return 0;
+    }
+    case 7:
+      return static_cast<int64_t>(state_changes_);
+    case 9:
+      return static_cast<int64_t>(
+          std::ranges::count_if(upcalls_, [](const auto& entry) { return entry.second.active(); }));
+    case 8: {
+      auto it = allowed_.find({caller.client_id, 3u, true});
+      if (it == allowed_.end() || it->second.empty()) {
+        return Fail(ErrorCode::kFailedPrecondition, "allow a read-only buffer on minor 3 first");
+      }
+      auto* byte = const_cast<std::byte*>(it->second.bytes().data());
+      *reinterpret_cast<volatile std::byte*>(byte) = std::byte{1};
+      return 0;
     }
     case 98:
       // Blocks the dispatcher, as a hung driver would (crash tests).
@@ -116,6 +148,7 @@ Result<int64_t> EchoDriver::Command(const Caller& caller, uint32_t minor, uint64
 }
 
 Result<void> EchoDriver::Subscribe(const Caller& caller, uint32_t minor, Upcall upcall) {
+  ++state_changes_;
   if (minor != 2) {
     return Fail(ErrorCode::kUnimplemented,
                 "echo delivers upcalls on minor 2 only, not " + std::to_string(minor));
@@ -124,12 +157,26 @@ Result<void> EchoDriver::Subscribe(const Caller& caller, uint32_t minor, Upcall 
   return Ok();
 }
 
-Result<std::vector<std::byte>> EchoDriver::Allow(const Caller& caller, uint32_t minor,
-                                                 bool read_only, std::vector<std::byte> buffer) {
+Result<EchoDriver::AllowResult> EchoDriver::Allow(const Caller& caller, uint32_t minor,
+                                                  bool read_only, AllowedBuffer buffer) {
+  ++state_changes_;
   auto& slot = allowed_[{caller.client_id, minor, read_only}];
-  std::vector<std::byte> previous = std::move(slot);
+  AllowResult result{.previous = std::move(slot)};
   slot = std::move(buffer);
-  return previous;
+  return result;
+}
+
+Result<std::span<std::byte>> EchoDriver::Word(const Caller& caller, uint64_t offset) {
+  auto it = allowed_.find({caller.client_id, 5u, false});
+  if (it == allowed_.end() || it->second.empty()) {
+    return Fail(ErrorCode::kFailedPrecondition, "allow a read-write buffer on minor 5 first");
+  }
+  std::span<std::byte> bytes = it->second.writable();
+  if (offset > bytes.size() || bytes.size() - offset < sizeof(uint64_t)) {
+    return Fail(ErrorCode::kOutOfRange, "offset " + std::to_string(offset) + " + 8 is past the " +
+                                            std::to_string(bytes.size()) + "-byte buffer");
+  }
+  return bytes.subspan(offset, sizeof(uint64_t));
 }
 
 }  // namespace trellis::drivers

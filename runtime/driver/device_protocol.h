@@ -16,6 +16,7 @@
 #include <string_view>
 #include <vector>
 
+#include "runtime/driver/allowed_buffer.h"
 #include "runtime/error.h"
 
 namespace trellis {
@@ -77,11 +78,21 @@ class DeviceProtocol {
                 "subscribe is not supported for minor " + std::to_string(minor));
   }
 
-  // Shares `buffer` with the driver for (caller, minor, read_only), returning
-  // the buffer it replaces (empty if none). An empty `buffer` un-allows. The
-  // driver must not assume a read-write buffer's contents stay unchanged.
-  virtual Result<std::vector<std::byte>> Allow(const Caller& caller, uint32_t minor,
-                                               bool read_only, std::vector<std::byte> buffer) {
+  // What Allow answers: the buffer it hands back, and a value (0 unless the
+  // driver gives allowing a meaning, such as the ipc driver's discovery).
+  struct AllowResult {
+    AllowedBuffer previous;
+    int64_t value = 0;
+  };
+
+  // Lends `buffer` to the driver for (caller, minor, read_only) and takes
+  // back the one it replaces: exactly the buffer the host lent for that
+  // slot before, or an empty one if none (the host checks, and fails the
+  // call with INTERNAL otherwise). An empty `buffer` un-allows. On error the
+  // slot keeps its buffer and `buffer` is dropped. The host also un-allows a
+  // client's slots when its token is revoked or its process exits.
+  virtual Result<AllowResult> Allow(const Caller& caller, uint32_t minor, bool read_only,
+                                    AllowedBuffer buffer) {
     (void)caller;
     (void)read_only;
     (void)buffer;

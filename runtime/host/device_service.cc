@@ -1,5 +1,6 @@
 #include "runtime/host/device_service.h"
 
+#include <cstdio>
 #include <cstring>
 #include <deque>
 #include <optional>
@@ -135,6 +136,43 @@ grpc::ServerWriteReactor<Upcall>* DeviceService::Subscribe(
   return reactor;
 }
 
+DeviceService::DeviceService(HostRegistry* registry) : registry_(registry) {
+  auto watch = ClientWatch::Start([this](uint64_t client_id) { allows_.Release(client_id); });
+  if (watch) {
+    watch_ = std::move(*watch);
+  } else {
+    std::fprintf(stderr, "trellis-host: cannot watch client processes: %s\n",
+                 watch.error().ToString().c_str());
+  }
+  registry_->SetGrantObserver(
+      [this](const Grant& grant) { allows_.Release(grant.caller.client_id, grant.node_path); });
+}
+
+DeviceService::~DeviceService() {
+  registry_->SetGrantObserver(nullptr);
+  watch_.reset();
+}
+
+Result<AllowedBuffer> DeviceService::BufferOf(const std::string& token,
+                                              const device::v1::AllowRequest& request) {
+  const bool read_only = request.read_only();
+  if (request.source_case() == device::v1::AllowRequest::kShm) {
+    const auto& shm = request.shm();
+    if (shm.length() == 0) return AllowedBuffer();
+    TRELLIS_ASSIGN_OR_RETURN(auto region, registry_->FindRegion(token, shm.region_id()));
+    TRELLIS_ASSIGN_OR_RETURN(auto mapping, region->MapRange(shm.offset(), shm.length(), read_only));
+    std::span<std::byte> bytes = mapping->bytes;
+    return AllowedBuffer::Shared(
+        allows_.NextId(), std::move(mapping), bytes, read_only,
+        {.region_id = shm.region_id(), .offset = shm.offset(), .length = shm.length()});
+  }
+  if (request.buffer().empty()) return AllowedBuffer();
+  // From a range, not memcpy: see the empty case above.
+  const auto* bytes = reinterpret_cast<const std::byte*>(request.buffer().data());
+  return AllowedBuffer::Copy(
+      allows_.NextId(), std::vector<std::byte>(bytes, bytes + request.buffer().size()), read_only);
+}
+
 grpc::ServerUnaryReactor* DeviceService::Allow(grpc::CallbackServerContext* context,
                                                const device::v1::AllowRequest* request,
                                                device::v1::AllowResponse* response) {
@@ -142,34 +180,35 @@ grpc::ServerUnaryReactor* DeviceService::Allow(grpc::CallbackServerContext* cont
   rpc::UnaryFinisher finisher(reactor, "the driver stopped");
   auto authorized = AuthorizeOr(*registry_, context, finisher);
   if (!authorized) return reactor;
-  if (request->source_case() == device::v1::AllowRequest::kShm) {
-    finisher.Finish(StatusOf(ErrorCode::kUnimplemented,
-                             "shared-memory allow is not available yet; send bytes"));
+  auto [grant, instance] = std::move(*authorized);
+  auto buffer = BufferOf(TokenOf(context), *request);
+  if (!buffer) {
+    finisher.Finish(ToStatus(buffer.error()));
     return reactor;
   }
-  auto [grant, instance] = std::move(*authorized);
-  // From a range, not memcpy: an empty buffer has a null data() and
-  // memcpy(nullptr, ..., 0) is undefined.
-  const auto* bytes = reinterpret_cast<const std::byte*>(request->buffer().data());
-  std::vector<std::byte> buffer(bytes, bytes + request->buffer().size());
-  auto posted =
-      instance->dispatcher().Post([finisher = std::move(finisher), instance, caller = grant.caller,
-                                   request, response, buffer = std::move(buffer)]() mutable {
-        auto* protocol = DeviceOrUnavailable(*instance, finisher);
-        if (protocol == nullptr) return;
-        auto previous =
-            protocol->Allow(caller, request->minor_num(), request->read_only(), std::move(buffer));
-        if (!previous) {
-          finisher.Finish(ToStatus(previous.error()));
-          return;
-        }
-        if (!previous->empty()) {  // An empty vector's data() may be null.
-          response->set_previous_buffer(reinterpret_cast<const char*>(previous->data()),
-                                        previous->size());
-        }
-        finisher.Finish(grpc::Status::OK);
-      });
-  (void)posted;
+  if (watch_) watch_->Watch(grant.caller.client_id, grant.caller.pid);
+  allows_.Swap(instance, grant.node_path, grant.caller, request->minor_num(), request->read_only(),
+               std::move(*buffer),
+               [finisher = std::move(finisher),
+                response](Result<DeviceProtocol::AllowResult> result) mutable {
+                 if (!result) {
+                   finisher.Finish(ToStatus(result.error()));
+                   return;
+                 }
+                 AllowedBuffer& previous = result->previous;
+                 if (previous.shared()) {
+                   auto* ref = response->mutable_previous_shm();
+                   ref->set_region_id(previous.range().region_id);
+                   ref->set_offset(previous.range().offset);
+                   ref->set_length(previous.range().length);
+                 } else if (!previous.empty()) {  // An empty vector's data() may be null.
+                   std::vector<std::byte> bytes = std::move(previous).TakeCopy();
+                   response->set_previous_buffer(reinterpret_cast<const char*>(bytes.data()),
+                                                 bytes.size());
+                 }
+                 response->set_value(result->value);
+                 finisher.Finish(grpc::Status::OK);
+               });
   return reactor;
 }
 

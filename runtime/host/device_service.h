@@ -5,12 +5,20 @@
 //
 // Subscriptions: one stream per (client, node, minor). A second Subscribe
 // ends the first stream with ABORTED before the driver sees the new one.
+//
+// Allow: a buffer is either the bytes the call carries or a range of a
+// region the client attached on the side socket (SharedMemoryServer),
+// mapped for that allow alone (read-only for a read-only slot). AllowTable
+// checks each swap; a client's slots are taken back when its token is
+// revoked or its process exits (ClientWatch).
 #pragma once
 
 #include <map>
 #include <memory>
 #include <tuple>
 
+#include "runtime/host/allow_table.h"
+#include "runtime/host/client_watch.h"
 #include "runtime/host/host_registry.h"
 #include "runtime/mutex.h"
 #include "trellis/device/v1/device.grpc.pb.h"
@@ -21,7 +29,8 @@ class UpcallStream;
 
 class DeviceService final : public trellis::device::v1::Device::CallbackService {
  public:
-  explicit DeviceService(HostRegistry* registry) : registry_(registry) {}
+  explicit DeviceService(HostRegistry* registry);
+  ~DeviceService() override;
 
   grpc::ServerUnaryReactor* Command(grpc::CallbackServerContext* context,
                                     const device::v1::CommandRequest* request,
@@ -35,7 +44,12 @@ class DeviceService final : public trellis::device::v1::Device::CallbackService 
  private:
   using SubscriptionKey = std::tuple<uint64_t, std::string, uint32_t>;
 
+  // The buffer an AllowRequest lends, or the error to answer with.
+  Result<AllowedBuffer> BufferOf(const std::string& token, const device::v1::AllowRequest& request);
+
   HostRegistry* registry_;
+  AllowTable allows_;
+  std::unique_ptr<ClientWatch> watch_;  // Null if it could not start (allows then last to unbind).
   Mutex mu_;
   std::map<SubscriptionKey, std::weak_ptr<UpcallStream>> subscriptions_ TRELLIS_GUARDED_BY(mu_);
 };

@@ -18,23 +18,26 @@ std::shared_ptr<DriverInstance> HostRegistry::Find(const std::string& node_path)
 }
 
 std::shared_ptr<DriverInstance> HostRegistry::Remove(const std::string& node_path) {
-  std::vector<std::shared_ptr<BlockQueueServer>> queues;
+  std::vector<Grant> dropped;
   std::shared_ptr<DriverInstance> instance;
   {
     MutexLock lock(mu_);
-    std::erase_if(grants_, [&](const auto& entry) {
-      const Grant& grant = entry.second;
-      if (grant.node_path != node_path && grant.server_path != node_path) return false;
-      for (const auto& [id, queue] : grant.queues) queues.push_back(queue);
-      return true;
-    });
+    for (auto it = grants_.begin(); it != grants_.end();) {
+      Grant& grant = it->second;
+      if (grant.node_path != node_path && grant.server_path != node_path) {
+        ++it;
+        continue;
+      }
+      dropped.push_back(std::move(grant));
+      it = grants_.erase(it);
+    }
     auto it = instances_.find(node_path);
     if (it != instances_.end()) {
       instance = std::move(it->second);
       instances_.erase(it);
     }
   }
-  StopQueues(std::move(queues), "the driver of node " + node_path + " stopped");
+  Dropped(std::move(dropped), "the driver of node " + node_path + " stopped");
   return instance;
 }
 
@@ -56,20 +59,33 @@ void HostRegistry::AddGrant(std::string token, Grant grant) {
 }
 
 void HostRegistry::RevokeGrant(const std::string& token) {
-  std::vector<std::shared_ptr<BlockQueueServer>> queues;
+  std::vector<Grant> dropped;
   {
     MutexLock lock(mu_);
     auto it = grants_.find(token);
     if (it == grants_.end()) return;
-    for (const auto& [id, queue] : it->second.queues) queues.push_back(queue);
+    dropped.push_back(std::move(it->second));
     grants_.erase(it);
   }
-  StopQueues(std::move(queues), "the token was revoked");
+  Dropped(std::move(dropped), "the token was revoked");
 }
 
-void HostRegistry::StopQueues(std::vector<std::shared_ptr<BlockQueueServer>> queues,
-                              const std::string& why) {
-  for (const auto& queue : queues) queue->Stop(Error(ErrorCode::kUnavailable, why));
+void HostRegistry::SetGrantObserver(std::function<void(const Grant&)> observer) {
+  MutexLock lock(mu_);
+  observer_ =
+      observer ? std::make_shared<std::function<void(const Grant&)>>(std::move(observer)) : nullptr;
+}
+
+void HostRegistry::Dropped(std::vector<Grant> grants, const std::string& why) {
+  std::shared_ptr<std::function<void(const Grant&)>> observer;
+  {
+    MutexLock lock(mu_);
+    observer = observer_;
+  }
+  for (const Grant& grant : grants) {
+    for (const auto& [id, queue] : grant.queues) queue->Stop(Error(ErrorCode::kUnavailable, why));
+    if (observer) (*observer)(grant);
+  }
 }
 
 Result<std::pair<Grant, std::shared_ptr<DriverInstance>>> HostRegistry::Authorize(

@@ -3,6 +3,7 @@
 // Thread-safe: gRPC handlers of both services use it.
 #pragma once
 
+#include <functional>
 #include <map>
 #include <memory>
 #include <string>
@@ -50,6 +51,9 @@ class HostRegistry {
   void AddGrant(std::string token, Grant grant) TRELLIS_EXCLUDES(mu_);
   // Drops the grant; its block queues are stopped (their clients told why).
   void RevokeGrant(const std::string& token) TRELLIS_EXCLUDES(mu_);
+  // Runs `observer` for every grant dropped from now on (revoked, or its
+  // node's driver removed), outside the lock; null to stop.
+  void SetGrantObserver(std::function<void(const Grant&)> observer) TRELLIS_EXCLUDES(mu_);
   // Resolves a client's token for `protocol` to the grant and the instance.
   // Errors: kUnauthenticated for a missing, unknown, revoked or expired
   // token; kPermissionDenied for a token of another protocol; kUnavailable
@@ -81,14 +85,15 @@ class HostRegistry {
  private:
   // The live grant for `token` that `uid` may attach memory to.
   Result<Grant*> GrantForAttach(const std::string& token, uid_t uid) TRELLIS_REQUIRES(mu_);
-  // Stops the queues of grants that are going away, outside the lock.
-  static void StopQueues(std::vector<std::shared_ptr<BlockQueueServer>> queues,
-                         const std::string& why);
+  // Stops the queues of grants that went away and tells the observer,
+  // outside the lock.
+  void Dropped(std::vector<Grant> grants, const std::string& why) TRELLIS_EXCLUDES(mu_);
 
   mutable Mutex mu_;
   std::map<std::string, std::shared_ptr<DriverInstance>> instances_ TRELLIS_GUARDED_BY(mu_);
   std::map<std::string, Grant> grants_ TRELLIS_GUARDED_BY(mu_);
   uint64_t next_id_ TRELLIS_GUARDED_BY(mu_) = 1;  // Of regions and queues.
+  std::shared_ptr<std::function<void(const Grant&)>> observer_ TRELLIS_GUARDED_BY(mu_);
 };
 
 }  // namespace trellis::host

@@ -13,7 +13,9 @@ namespace {
 
 struct CloseOnExit {
   int fd;
-  ~CloseOnExit() { ::close(fd); }
+  ~CloseOnExit() {
+    if (fd >= 0) ::close(fd);
+  }
 };
 
 }  // namespace
@@ -44,10 +46,31 @@ Result<std::shared_ptr<SharedRegion>> SharedRegion::Map(int fd) {
   }
   void* base = ::mmap(nullptr, size, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
   if (base == MAP_FAILED) return FailErrno(errno, "mmap of the shared memfd");
-  return std::shared_ptr<SharedRegion>(new SharedRegion(static_cast<std::byte*>(base), size));
+  close_fd.fd = -1;  // Kept for MapRange.
+  return std::shared_ptr<SharedRegion>(new SharedRegion(fd, static_cast<std::byte*>(base), size));
 }
 
-SharedRegion::~SharedRegion() { ::munmap(base_, size_); }
+SharedRegion::~SharedRegion() {
+  ::munmap(base_, size_);
+  ::close(fd_);
+}
+
+SharedRegion::RangeMapping::~RangeMapping() { ::munmap(base, size); }
+
+Result<std::unique_ptr<SharedRegion::RangeMapping>> SharedRegion::MapRange(uint64_t offset,
+                                                                           uint64_t length,
+                                                                           bool read_only) const {
+  TRELLIS_TRY(Slice(offset, length));
+  if (length == 0) return Fail(ErrorCode::kInvalidArgument, "an empty range has nothing to map");
+  static const uint64_t page = static_cast<uint64_t>(::sysconf(_SC_PAGESIZE));
+  const uint64_t start = offset / page * page;
+  const uint64_t span = offset + length - start;
+  void* base = ::mmap(nullptr, span, read_only ? PROT_READ : PROT_READ | PROT_WRITE, MAP_SHARED,
+                      fd_, static_cast<off_t>(start));
+  if (base == MAP_FAILED) return FailErrno(errno, "mmap of an allowed range");
+  auto* first = static_cast<std::byte*>(base) + (offset - start);
+  return std::make_unique<RangeMapping>(base, span, std::span<std::byte>(first, length));
+}
 
 Result<std::span<std::byte>> SharedRegion::Slice(uint64_t offset, uint64_t length) const {
   if (offset > size_ || length > size_ - offset) {

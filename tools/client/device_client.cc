@@ -138,10 +138,11 @@ Result<DeviceClient> DeviceClient::Connect(const manager::v1::BindResponse& bind
   if (binding.endpoint().empty()) {
     return Fail(ErrorCode::kInvalidArgument, "the binding names no endpoint");
   }
-  TRELLIS_ASSIGN_OR_RETURN(auto channel,
-                           internal::OpenChannel(binding.endpoint(), "the driver host", options.timeout));
-  return DeviceClient(binding.endpoint(), binding.token(), options,
-                      std::shared_ptr<device::v1::Device::Stub>(device::v1::Device::NewStub(channel)));
+  TRELLIS_ASSIGN_OR_RETURN(
+      auto channel, internal::OpenChannel(binding.endpoint(), "the driver host", options.timeout));
+  return DeviceClient(
+      binding.endpoint(), binding.token(), options,
+      std::shared_ptr<device::v1::Device::Stub>(device::v1::Device::NewStub(channel)));
 }
 
 Result<int64_t> DeviceClient::Command(uint32_t minor, uint64_t arg1, uint64_t arg2) {
@@ -167,6 +168,24 @@ Result<device::v1::AllowResponse> DeviceClient::Allow(uint32_t minor, bool read_
   request.set_minor_num(minor);
   request.set_read_only(read_only);
   if (!buffer.empty()) request.set_buffer(std::move(buffer));
+  device::v1::AllowResponse response;
+  grpc::Status status = stub_->Allow(&context, request, &response);
+  if (!status.ok()) return Fail(rpc::FromStatus(status, "Device.Allow"));
+  return response;
+}
+
+Result<device::v1::AllowResponse> DeviceClient::AllowShared(uint32_t minor, bool read_only,
+                                                            uint64_t region_id, uint64_t offset,
+                                                            uint64_t length) {
+  grpc::ClientContext context;
+  internal::SetTimeout(context, options_.timeout);
+  internal::AddToken(context, token_);
+  device::v1::AllowRequest request;
+  request.set_minor_num(minor);
+  request.set_read_only(read_only);
+  request.mutable_shm()->set_region_id(region_id);
+  request.mutable_shm()->set_offset(offset);
+  request.mutable_shm()->set_length(length);
   device::v1::AllowResponse response;
   grpc::Status status = stub_->Allow(&context, request, &response);
   if (!status.ok()) return Fail(rpc::FromStatus(status, "Device.Allow"));

@@ -80,6 +80,7 @@ class DeviceClient {
   DeviceClient& operator=(DeviceClient&&) = default;
 
   const std::string& endpoint() const { return endpoint_; }
+  const std::string& token() const { return token_; }
 
   // Runs Command(minor, arg1, arg2) and returns the driver's value. Blocks
   // up to the timeout.
@@ -94,6 +95,16 @@ class DeviceClient {
   // kResourceExhausted for an oversized buffer.
   [[nodiscard]] Result<device::v1::AllowResponse> Allow(uint32_t minor, bool read_only,
                                                         std::string buffer);
+
+  // Lends `length` bytes at `offset` of a region attached under this
+  // binding (SharedMemory::Attach(endpoint(), token())) in place: the driver
+  // reads and writes that memory itself, read-only if `read_only`. A length
+  // of 0 un-allows the slot. Errors as for Allow, plus kNotFound for a
+  // region not attached under this token and kOutOfRange for a range
+  // outside it.
+  [[nodiscard]] Result<device::v1::AllowResponse> AllowShared(uint32_t minor, bool read_only,
+                                                              uint64_t region_id, uint64_t offset,
+                                                              uint64_t length);
 
   // Starts a Subscribe stream for `minor`; never blocks. Whether the driver
   // accepted it shows in the first WaitNext (an error ends the stream). A

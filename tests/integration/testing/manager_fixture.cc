@@ -158,6 +158,7 @@ ManagerFixture::Bound ManagerFixture::BindDevice(const std::string& path) {
   EXPECT_TRUE(status.ok()) << status.error_message();
   Bound bound;
   bound.token = response.token();
+  bound.endpoint = response.endpoint();
   bound.device = device::v1::Device::NewStub(
       grpc::CreateChannel(response.endpoint(), grpc::InsecureChannelCredentials()));
   return bound;

@@ -74,6 +74,7 @@ class ManagerFixture : public ::testing::Test {
 
   struct Bound {
     std::string token;
+    std::string endpoint;
     std::unique_ptr<device::v1::Device::Stub> device;
   };
   // Binds to `path`'s Device protocol; fails the test on error.
