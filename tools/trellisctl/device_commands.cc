@@ -3,6 +3,7 @@
 // driver state is shared between them), and unbinds before exiting.
 #include "tools/trellisctl/device_commands.h"
 
+#include <algorithm>
 #include <chrono>
 #include <cstdint>
 #include <memory>
@@ -16,6 +17,7 @@
 #include "tools/trellisctl/bytes_format.h"
 #include "tools/trellisctl/file_contents.h"
 #include "tools/trellisctl/json_format.h"
+#include "tools/trellisctl/table_format.h"
 
 namespace trellis::tools {
 
@@ -41,8 +43,9 @@ std::optional<FollowUp> ParseFollowUp(const std::vector<uint64_t>& values) {
 }
 
 void AddFollowUpOption(CLI::App& command, std::vector<uint64_t>& values, const char* when) {
-  command.add_option("--then", values,
-                     std::string("Then run Command(MINOR, ARG1, ARG2) with the same token, ") + when)
+  command
+      .add_option("--then", values,
+                  std::string("Then run Command(MINOR, ARG1, ARG2) with the same token, ") + when)
       ->expected(1, 3)
       ->type_name("MINOR [ARG1 [ARG2]]");
 }
@@ -65,6 +68,38 @@ int RunCommand(const GlobalOptions& globals, const CommandOptions& options) {
   return kExitOk;
 }
 
+// probe: Command(0) — the presence check, which changes nothing — on every
+// bound node that serves Device, as a Tock app asks which drivers exist.
+int RunProbe(const GlobalOptions& globals) {
+  const std::string what = "device probe";
+  auto manager = ConnectManager(globals);
+  if (!manager) return ReportError(what, manager.error());
+  auto nodes = manager->ListNodes();
+  if (!nodes) return ReportError(what, nodes.error());
+  Table table({"NODE", "DRIVER", "ANSWER"});
+  Json rows = Json::array();
+  for (const auto& node : nodes->nodes()) {
+    if (node.bound_driver().empty() ||
+        std::ranges::find(node.protocols(), DeviceClient::kProtocol) == node.protocols().end()) {
+      continue;
+    }
+    auto session = DeviceSession::Open(globals, node.path());
+    auto value = session ? (*session)->client().Command(0) : Result<int64_t>(Fail(session.error()));
+    Json row{
+        {"node", node.path()}, {"driver", node.bound_driver()}, {"present", value.has_value()}};
+    if (value) {
+      row["value"] = *value;
+    } else {
+      row["error"] = value.error().ToString();
+    }
+    table.AddRow({node.path(), node.bound_driver(),
+                  value ? "present (" + std::to_string(*value) + ")" : value.error().ToString()});
+    rows.push_back(std::move(row));
+  }
+  Print(globals.json ? DumpJson(Json{{"drivers", rows}}) + "\n" : table.Render());
+  return kExitOk;
+}
+
 struct SubscribeOptions {
   std::string node;
   uint32_t minor = 0;
@@ -74,8 +109,8 @@ struct SubscribeOptions {
 };
 
 std::string UpcallText(const device::v1::Upcall& upcall) {
-  return "upcall minor=" + std::to_string(upcall.minor_num()) + " arg0=" +
-         std::to_string(upcall.arg0()) + " arg1=" + std::to_string(upcall.arg1()) +
+  return "upcall minor=" + std::to_string(upcall.minor_num()) +
+         " arg0=" + std::to_string(upcall.arg0()) + " arg1=" + std::to_string(upcall.arg1()) +
          " arg2=" + std::to_string(upcall.arg2()) + "\n";
 }
 
@@ -97,8 +132,9 @@ int RunSubscribe(const GlobalOptions& globals, const SubscribeOptions& options) 
   const Clock::time_point deadline = Clock::now() + *timeout;
   uint64_t received = 0;
   while (options.count == 0 || received < options.count) {
-    auto left = bounded ? std::chrono::duration_cast<std::chrono::milliseconds>(deadline - Clock::now())
-                        : std::chrono::milliseconds(std::chrono::hours(1));
+    auto left = bounded
+                    ? std::chrono::duration_cast<std::chrono::milliseconds>(deadline - Clock::now())
+                    : std::chrono::milliseconds(std::chrono::hours(1));
     if (left.count() <= 0) break;
     auto upcall = upcalls.WaitNext(left);
     if (!upcall) {
@@ -109,10 +145,10 @@ int RunSubscribe(const GlobalOptions& globals, const SubscribeOptions& options) 
     Print(globals.json ? DumpJson(UpcallToJson(*upcall), false) + "\n" : UpcallText(*upcall));
   }
   if (options.count > 0 && received < options.count) {
-    return ReportError(what, Error(ErrorCode::kDeadlineExceeded,
-                                   "received " + std::to_string(received) + " of " +
-                                       std::to_string(options.count) + " upcalls within " +
-                                       options.timeout));
+    return ReportError(
+        what, Error(ErrorCode::kDeadlineExceeded, "received " + std::to_string(received) + " of " +
+                                                      std::to_string(options.count) +
+                                                      " upcalls within " + options.timeout));
   }
   return kExitOk;
 }
@@ -150,16 +186,16 @@ int RunAllow(const GlobalOptions& globals, const AllowOptions& options) {
   std::string text;
   if (allowed->previous_case() == device::v1::AllowResponse::kPreviousShm) {
     const auto& shm = allowed->previous_shm();
-    json["previous"] = {{"shm",
-                         {{"region_id", shm.region_id()}, {"offset", shm.offset()}, {"length", shm.length()}}}};
+    json["previous"] = {
+        {"shm",
+         {{"region_id", shm.region_id()}, {"offset", shm.offset()}, {"length", shm.length()}}}};
     text = "previous buffer: shared memory region " + std::to_string(shm.region_id()) +
            ", offset " + std::to_string(shm.offset()) + ", " + std::to_string(shm.length()) +
            " bytes\n";
   } else {
     const std::string& previous = allowed->previous_buffer();
-    json["previous"] = {{"size", previous.size()},
-                        {"text", EscapeBytes(previous)},
-                        {"hex", HexBytes(previous)}};
+    json["previous"] = {
+        {"size", previous.size()}, {"text", EscapeBytes(previous)}, {"hex", HexBytes(previous)}};
     text = "previous buffer: " + std::to_string(previous.size()) + " bytes\n";
     if (!previous.empty()) {
       text += "  text: \"" + EscapeBytes(previous) + "\"\n  hex:  " + HexBytes(previous) + "\n";
@@ -182,7 +218,8 @@ void AddDeviceCommands(CLI::App& app, const GlobalOptions& globals, Runner& run)
 
   {
     auto options = std::make_shared<CommandOptions>();
-    CLI::App* command = device->add_subcommand("command", "Run Command(MINOR, ARG1, ARG2); print the value");
+    CLI::App* command =
+        device->add_subcommand("command", "Run Command(MINOR, ARG1, ARG2); print the value");
     command->add_option("NODE", options->node, "Node path, e.g. root.sys.echo")->required();
     command->add_option("MINOR", options->minor, "Command number")->required();
     command->add_option("ARG1", options->arg1, "First argument")->capture_default_str();
@@ -192,6 +229,11 @@ void AddDeviceCommands(CLI::App& app, const GlobalOptions& globals, Runner& run)
     });
   }
   {
+    CLI::App* probe = device->add_subcommand(
+        "probe", "Send minor 0 (the presence check) to every Device node; list who answers");
+    probe->callback([&globals, &run] { run = [&globals] { return RunProbe(globals); }; });
+  }
+  {
     auto options = std::make_shared<SubscribeOptions>();
     CLI::App* subscribe = device->add_subcommand(
         "subscribe", "Print upcalls on MINOR as they arrive (JSON: one object per line)");
@@ -199,9 +241,10 @@ void AddDeviceCommands(CLI::App& app, const GlobalOptions& globals, Runner& run)
     subscribe->add_option("MINOR", options->minor, "Upcall number")->required();
     subscribe->add_option("--count", options->count, "Stop after N upcalls (0: no limit)")
         ->capture_default_str();
-    subscribe->add_option("--timeout", options->timeout,
-                          "Stop after this long (5s, 250ms; 0: never); fails if --count "
-                          "upcalls did not arrive by then")
+    subscribe
+        ->add_option("--timeout", options->timeout,
+                     "Stop after this long (5s, 250ms; 0: never); fails if --count "
+                     "upcalls did not arrive by then")
         ->check(client::DurationValidator())
         ->type_name("DURATION")
         ->capture_default_str();

@@ -2,10 +2,10 @@
 // holding a 3-level echo tree, then checks what trellisctl prints.
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
-#include <nlohmann/json.hpp>
 
 #include <filesystem>
 #include <map>
+#include <nlohmann/json.hpp>
 #include <set>
 
 #include "tools/trellisctl/testing/subprocess.h"
@@ -15,8 +15,8 @@ namespace trellis::tools {
 namespace {
 
 namespace fs = std::filesystem;
-using ::testing::HasSubstr;
 using testing::CommandResult;
+using ::testing::HasSubstr;
 using testing::RunCommand;
 using Json = nlohmann::json;
 
@@ -118,9 +118,27 @@ TEST_F(TrellisctlIntegrationTest, DeviceCommandPrintsTheEchoSum) {
   CommandResult result = Trellisctl({"device", "command", "root.sys.echo", "1", "2", "3"});
   ASSERT_EQ(result.exit_code, 0) << result.err;
   EXPECT_EQ(result.out, "5\n");
-  CommandResult json = Trellisctl({"--json", "device", "command", "root.sys.echo.echo1.echo0", "1", "40", "2"});
+  CommandResult json =
+      Trellisctl({"--json", "device", "command", "root.sys.echo.echo1.echo0", "1", "40", "2"});
   ASSERT_EQ(json.exit_code, 0) << json.err;
   EXPECT_EQ(Json::parse(json.out), Json::parse(R"({"value": 42})"));
+}
+
+TEST_F(TrellisctlIntegrationTest, DeviceProbeListsEveryEchoAsPresent) {
+  CommandResult result = Trellisctl({"device", "probe"});
+  ASSERT_EQ(result.exit_code, 0) << result.err;
+  EXPECT_THAT(result.out, HasSubstr("NODE"));
+  EXPECT_THAT(result.out, HasSubstr("root.sys.echo.echo1.echo0  echo    present (0)"));
+  CommandResult json = Trellisctl({"--json", "device", "probe"});
+  ASSERT_EQ(json.exit_code, 0) << json.err;
+  std::set<std::string> present;
+  const Json probed = Json::parse(json.out);
+  for (const Json& row : probed["drivers"]) {
+    EXPECT_EQ(row["driver"], "echo");
+    EXPECT_EQ(row["value"], 0);
+    if (row["present"] == true) present.insert(row["node"].get<std::string>());
+  }
+  EXPECT_EQ(present, kEchoPaths) << "every echo node answers minor 0; nothing else serves Device";
 }
 
 TEST_F(TrellisctlIntegrationTest, ShowUnknownNodeExitsOneWithNotFound) {
@@ -145,12 +163,14 @@ TEST_F(TrellisctlIntegrationTest, GraphDotHasParentToChildEdges) {
   ASSERT_EQ(result.exit_code, 0) << result.err;
   EXPECT_THAT(result.out, HasSubstr("digraph trellis {"));
   EXPECT_THAT(result.out, HasSubstr("  \"root.sys.echo\" -> \"root.sys.echo.echo0\";\n"));
-  EXPECT_THAT(result.out, HasSubstr("  \"root.sys.echo.echo1\" -> \"root.sys.echo.echo1.echo1\";\n"));
+  EXPECT_THAT(result.out,
+              HasSubstr("  \"root.sys.echo.echo1\" -> \"root.sys.echo.echo1.echo1\";\n"));
 }
 
 TEST_F(TrellisctlIntegrationTest, SubscribeReceivesTheUpcallItsCommandCaused) {
-  CommandResult result = Trellisctl({"--json", "device", "subscribe", "root.sys.echo", "2",
-                                     "--count", "1", "--timeout", "10s", "--then", "2", "200", "7"});
+  CommandResult result =
+      Trellisctl({"--json", "device", "subscribe", "root.sys.echo", "2", "--count", "1",
+                  "--timeout", "10s", "--then", "2", "200", "7"});
   ASSERT_EQ(result.exit_code, 0) << result.err;
   Json upcall = Json::parse(result.out);
   EXPECT_EQ(upcall["minor"], 2);
@@ -159,8 +179,8 @@ TEST_F(TrellisctlIntegrationTest, SubscribeReceivesTheUpcallItsCommandCaused) {
 }
 
 TEST_F(TrellisctlIntegrationTest, AllowLendsTheBufferForTheFollowUpCommand) {
-  CommandResult result = Trellisctl({"device", "allow", "root.sys.echo", "3", "--read-only",
-                                     "--data", "hello", "--then", "3"});
+  CommandResult result = Trellisctl(
+      {"device", "allow", "root.sys.echo", "3", "--read-only", "--data", "hello", "--then", "3"});
   ASSERT_EQ(result.exit_code, 0) << result.err;
   EXPECT_EQ(result.out, "previous buffer: 0 bytes\ncommand 3: 5\n");
 }
@@ -195,7 +215,8 @@ TEST_F(TrellisctlIntegrationTest, RestartWaitsUntilTheHostsNodesAreBoundAgain) {
 
 TEST(TrellisctlWithoutManagerTest, UnreachableManagerExitsOneWithUnavailable) {
   if (!fs::exists(TRELLISCTL_BINARY)) GTEST_SKIP() << TRELLISCTL_BINARY << " is not built";
-  auto result = RunCommand({TRELLISCTL_BINARY, "--endpoint", "unix:/nonexistent/manager.sock", "nodes"});
+  auto result =
+      RunCommand({TRELLISCTL_BINARY, "--endpoint", "unix:/nonexistent/manager.sock", "nodes"});
   ASSERT_TRUE(result.has_value());
   EXPECT_EQ(result->exit_code, 1);
   EXPECT_THAT(result->err, HasSubstr("trellisctl: nodes root: UNAVAILABLE: cannot reach "
@@ -204,11 +225,10 @@ TEST(TrellisctlWithoutManagerTest, UnreachableManagerExitsOneWithUnavailable) {
 
 TEST(TrellisctlWithoutManagerTest, UsageErrorsExitTwo) {
   if (!fs::exists(TRELLISCTL_BINARY)) GTEST_SKIP() << TRELLISCTL_BINARY << " is not built";
-  for (std::vector<std::string> args : {std::vector<std::string>{"bogus"},
-                                        std::vector<std::string>{"show"},
-                                        std::vector<std::string>{"device"},
-                                        std::vector<std::string>{"device", "subscribe", "n", "2",
-                                                                 "--timeout", "soon"}}) {
+  for (std::vector<std::string> args :
+       {std::vector<std::string>{"bogus"}, std::vector<std::string>{"show"},
+        std::vector<std::string>{"device"},
+        std::vector<std::string>{"device", "subscribe", "n", "2", "--timeout", "soon"}}) {
     args.insert(args.begin(), TRELLISCTL_BINARY);
     auto result = RunCommand(args);
     ASSERT_TRUE(result.has_value());
