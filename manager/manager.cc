@@ -11,6 +11,7 @@
 #include "manager/node_channel_service.h"
 #include "manager/power_service.h"
 #include "runtime/rpc/properties.h"
+#include "runtime/rpc/server_limits.h"
 
 namespace trellis::manager {
 
@@ -149,9 +150,11 @@ Result<void> Manager::Boot() {
   manager_service_ = std::make_unique<DriverManagerService>(this);
   power_service_ = std::make_unique<PowerService>(this);
   grpc::ServerBuilder internal;
+  rpc::ApplyServerLimits(internal, "manager-internal");
   internal.RegisterService(node_channel_service_.get());
   internal_server_ = internal.BuildAndStart();
   grpc::ServerBuilder clients;
+  rpc::ApplyServerLimits(clients, "manager-clients");
   clients.RegisterService(manager_service_.get());
   clients.RegisterService(power_service_.get());
   client_server_ = clients.BuildAndStart();

@@ -8,6 +8,8 @@
 
 #include <future>
 
+#include "runtime/rpc/server_limits.h"
+
 namespace trellis::host {
 
 namespace {
@@ -56,6 +58,7 @@ Result<std::unique_ptr<DriverHost>> DriverHost::Start(DriverHostOptions options,
   host->console_service_ = std::make_unique<ConsoleService>(&host->registry_);
 
   grpc::ServerBuilder control;
+  rpc::ApplyServerLimits(control, "host-control");
   control.RegisterService(host->host_service_.get());
   host->control_server_ = control.BuildAndStart();
   if (host->control_server_ == nullptr) {
@@ -66,6 +69,7 @@ Result<std::unique_ptr<DriverHost>> DriverHost::Start(DriverHostOptions options,
   if (!host->endpoint_.empty()) {
     unlink(host->options_.client_socket.c_str());
     grpc::ServerBuilder clients;
+    rpc::ApplyServerLimits(clients, "host-clients");
     clients.AddListeningPort(host->endpoint_, grpc::InsecureServerCredentials());
     clients.RegisterService(host->device_service_.get());
     clients.RegisterService(host->block_service_.get());
