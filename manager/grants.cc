@@ -34,8 +34,8 @@ Result<Node*> Manager::ServingNode(Node* node, const std::string& protocol, bool
     return Fail(ErrorCode::kNotFound, "node " + node->path() + " does not serve '" + protocol +
                                           "' (it serves: " + Join(all) + ")");
   }
-  bool running = serving->state == NodeState::kBound ||
-                 (starting_ok && serving->state == NodeState::kBinding);
+  bool running =
+      serving->state == NodeState::kBound || (starting_ok && serving->state == NodeState::kBinding);
   if (!running) {
     return Fail(ErrorCode::kFailedPrecondition,
                 "node " + serving->path() + " has no running driver (state: " +
@@ -47,6 +47,15 @@ Result<Node*> Manager::ServingNode(Node* node, const std::string& protocol, bool
 void Manager::GrantClient(Node* node, Node* serving, const std::string& protocol,
                           const PeerCredentials& caller,
                           std::move_only_function<void(Result<ClientGrant>)> done) {
+  if (caller.pid != 0 &&
+      static_cast<size_t>(std::ranges::count_if(client_tokens_, [&](const auto& entry) {
+        return entry.second.pid == caller.pid;
+      })) >= kMaxBindingsPerClient) {
+    done(Fail(ErrorCode::kResourceExhausted,
+              "process " + std::to_string(caller.pid) + " already holds " +
+                  std::to_string(kMaxBindingsPerClient) + " bindings; Unbind some first"));
+    return;
+  }
   auto& host = *hosts_.at(serving->host_id);
   std::string token = NewToken();
   host::v1::GrantAccessRequest grant;
@@ -69,25 +78,25 @@ void Manager::GrantClient(Node* node, Node* serving, const std::string& protocol
         stub->async()->GrantAccess(ctx, req, resp, std::move(cb));
       },
       [this, token, path = node->path(), serving_path = serving->path(), protocol,
-       host_id = host.id, endpoint,
+       host_id = host.id, endpoint, pid = caller.pid,
        done = std::move(done)](grpc::Status status, host::v1::GrantAccessResponse) mutable {
-        auto posted = dispatcher_.Post([this, token, path, serving_path, protocol, host_id,
-                                        endpoint, status = std::move(status),
-                                        done = std::move(done)]() mutable {
-          if (!status.ok()) {
-            done(Fail(rpc::FromStatus(status, "granting access on host " + host_id)));
-          } else if (Node* serving = topology_.Find(serving_path);
-                     topology_.Find(path) == nullptr || serving == nullptr ||
-                     serving->host_id != host_id ||
-                     (serving->state != NodeState::kBound &&
-                      serving->state != NodeState::kBinding)) {
-            done(Fail(ErrorCode::kUnavailable, "node " + path + " went away while binding"));
-          } else {
-            client_tokens_[token] = {path, protocol, host_id};
-            done(ClientGrant{.endpoint = endpoint, .token = token, .host_id = host_id});
-          }
-          EndWork();
-        });
+        auto posted =
+            dispatcher_.Post([this, token, path, serving_path, protocol, host_id, endpoint, pid,
+                              status = std::move(status), done = std::move(done)]() mutable {
+              if (!status.ok()) {
+                done(Fail(rpc::FromStatus(status, "granting access on host " + host_id)));
+              } else if (Node* serving = topology_.Find(serving_path);
+                         topology_.Find(path) == nullptr || serving == nullptr ||
+                         serving->host_id != host_id ||
+                         (serving->state != NodeState::kBound &&
+                          serving->state != NodeState::kBinding)) {
+                done(Fail(ErrorCode::kUnavailable, "node " + path + " went away while binding"));
+              } else {
+                client_tokens_[token] = {path, protocol, host_id, pid};
+                done(ClientGrant{.endpoint = endpoint, .token = token, .host_id = host_id});
+              }
+              EndWork();
+            });
         if (!posted) EndWork();
       });
 }

@@ -8,6 +8,8 @@
 // onto it; host calls complete onto it. The public methods are thread-safe.
 #pragma once
 
+#include <grpcpp/grpcpp.h>
+
 #include <chrono>
 #include <filesystem>
 #include <functional>
@@ -16,8 +18,6 @@
 #include <set>
 #include <string>
 #include <vector>
-
-#include <grpcpp/grpcpp.h>
 
 #include "manager/access/peer_acceptor.h"
 #include "manager/backend/backend_supervisor.h"
@@ -31,8 +31,8 @@
 #include "runtime/mutex.h"
 #include "runtime/rpc/async_call.h"
 #include "runtime/rpc/finisher.h"
-#include "runtime/rpc/status.h"
 #include "runtime/rpc/server_stream.h"
+#include "runtime/rpc/status.h"
 #include "runtime/runtime.h"
 #include "trellis/device/v1/device.grpc.pb.h"
 #include "trellis/host/v1/host.grpc.pb.h"
@@ -71,6 +71,9 @@ class PowerService;
 
 class Manager final : private power::Platform {
  public:
+  // Bindings (tokens) one process may hold at once; Bind answers
+  // RESOURCE_EXHAUSTED past it.
+  static constexpr size_t kMaxBindingsPerClient = 1024;
   // Loads the board and the driver manifests (bad driver manifests are
   // reported and skipped), starts the servers and binds the board's nodes.
   // Errors: a bad board file, an unusable runtime dir or socket.
@@ -115,6 +118,7 @@ class Manager final : private power::Platform {
     std::string node_path;
     std::string protocol;
     std::string host_id;
+    pid_t pid = 0;  // The client process (SO_PEERCRED), 0 if unknown.
   };
 
   explicit Manager(ManagerOptions options);
@@ -157,8 +161,8 @@ class Manager final : private power::Platform {
   template <typename Fill>
   static std::move_only_function<void(Result<ClientGrant>)> AnswerWithGrant(
       rpc::UnaryFinisher finisher, Fill fill) {
-    return [finisher = std::move(finisher), fill = std::move(fill)](
-               Result<ClientGrant> grant) mutable {
+    return [finisher = std::move(finisher),
+            fill = std::move(fill)](Result<ClientGrant> grant) mutable {
       if (!grant) {
         finisher.Finish(rpc::ToStatus(grant.error()));
         return;

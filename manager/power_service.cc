@@ -14,6 +14,10 @@ using rpc::UnaryFinisher;
 constexpr const char* kShuttingDown = "the manager is shutting down";
 
 constexpr size_t kMaxLeaseName = 128;
+// Wake leases one client process may hold at once: a leaking client is
+// refused (RESOURCE_EXHAUSTED) before it can pin the system awake with
+// thousands of streams.
+constexpr size_t kMaxLeasesPerClient = 128;
 
 }  // namespace
 
@@ -36,16 +40,15 @@ grpc::ServerUnaryReactor* PowerService::Suspend(grpc::CallbackServerContext* con
   UnaryFinisher finisher(reactor, kShuttingDown);
   (void)manager_->dispatcher_.Post([this, request, response,
                                     finisher = std::move(finisher)]() mutable {
-    manager_->governor_->Suspend(
-        *request, [response, finisher = std::move(finisher)](
-                      Result<power::v1::SuspendResponse> result) mutable {
-          if (!result) {
-            finisher.Finish(ToStatus(result.error().WithContext("suspend")));
-            return;
-          }
-          *response = std::move(*result);
-          finisher.Finish(grpc::Status::OK);
-        });
+    manager_->governor_->Suspend(*request, [response, finisher = std::move(finisher)](
+                                               Result<power::v1::SuspendResponse> result) mutable {
+      if (!result) {
+        finisher.Finish(ToStatus(result.error().WithContext("suspend")));
+        return;
+      }
+      *response = std::move(*result);
+      finisher.Finish(grpc::Status::OK);
+    });
   });
   return reactor;
 }
@@ -83,9 +86,9 @@ grpc::ServerWriteReactor<power::v1::WakeLeaseEvent>* PowerService::AcquireWakeLe
     grpc::CallbackServerContext* context, const power::v1::AcquireWakeLeaseRequest* request) {
   auto [reactor, stream] = rpc::ServerStream<power::v1::WakeLeaseEvent>::Create();
   if (request->name().empty() || request->name().size() > kMaxLeaseName) {
-    stream->Finish(StatusOf(ErrorCode::kInvalidArgument,
-                            "a wake lease needs a name of 1.." + std::to_string(kMaxLeaseName) +
-                                " bytes"));
+    stream->Finish(
+        StatusOf(ErrorCode::kInvalidArgument,
+                 "a wake lease needs a name of 1.." + std::to_string(kMaxLeaseName) + " bytes"));
     return reactor;
   }
   power::LeaseInfo info{.name = request->name(), .holder = "client"};
@@ -94,6 +97,13 @@ grpc::ServerWriteReactor<power::v1::WakeLeaseEvent>* PowerService::AcquireWakeLe
     info.uid = peer->uid;
   }
   auto posted = manager_->dispatcher_.Post([this, stream, info = std::move(info)]() mutable {
+    if (info.pid != 0 && manager_->governor_->ClientLeasesOf(info.pid) >= kMaxLeasesPerClient) {
+      stream->Finish(StatusOf(ErrorCode::kResourceExhausted,
+                              "process " + std::to_string(info.pid) + " already holds " +
+                                  std::to_string(kMaxLeasesPerClient) +
+                                  " wake leases; release one first"));
+      return;
+    }
     manager_->GrantLeaseOnStream(stream, std::move(info));
   });
   if (!posted) stream->Finish(StatusOf(ErrorCode::kUnavailable, kShuttingDown));

@@ -13,11 +13,16 @@ using Outcome = v1::SuspendResponse::Outcome;
 
 const char* StateName(v1::SystemState state) {
   switch (state) {
-    case v1::SYSTEM_STATE_RUNNING: return "running";
-    case v1::SYSTEM_STATE_SUSPENDING: return "suspending";
-    case v1::SYSTEM_STATE_SUSPENDED: return "suspended";
-    case v1::SYSTEM_STATE_RESUMING: return "resuming";
-    default: return "unknown";
+    case v1::SYSTEM_STATE_RUNNING:
+      return "running";
+    case v1::SYSTEM_STATE_SUSPENDING:
+      return "suspending";
+    case v1::SYSTEM_STATE_SUSPENDED:
+      return "suspended";
+    case v1::SYSTEM_STATE_RESUMING:
+      return "resuming";
+    default:
+      return "unknown";
   }
 }
 
@@ -98,8 +103,8 @@ void Governor::Suspend(const v1::SuspendRequest& request, SuspendDone done) {
     return;
   }
   if ((request.has_wake_after() && request.wake_after().seconds() < 0) ||
-      (request.has_wait() && request.wait().seconds() < 0) ||
-      request.wake_after().nanos() < 0 || request.wait().nanos() < 0) {
+      (request.has_wait() && request.wait().seconds() < 0) || request.wake_after().nanos() < 0 ||
+      request.wait().nanos() < 0) {
     done(Fail(ErrorCode::kInvalidArgument, "suspend: wake_after and wait must not be negative"));
     return;
   }
@@ -117,8 +122,7 @@ void Governor::Suspend(const v1::SuspendRequest& request, SuspendDone done) {
   }
   auto wait = ToMillis(request.wait());
   if (!leases_.empty() && wait.count() <= 0) {
-    done(Fail(ErrorCode::kFailedPrecondition, "suspend refused: " +
-                                                  std::to_string(leases_.size()) +
+    done(Fail(ErrorCode::kFailedPrecondition, "suspend refused: " + std::to_string(leases_.size()) +
                                                   " wake lease(s) held: " + DescribeLeases()));
     return;
   }
@@ -275,8 +279,8 @@ void Governor::Commit() {
   SetState(v1::SYSTEM_STATE_SUSPENDED, hal_->name());
   uint64_t seq = a.seq;
   auto dispatcher = dispatcher_;
-  hal_->Enter([this, alive = std::weak_ptr(alive_), dispatcher, seq](
-                  Result<std::string> woke) mutable {
+  hal_->Enter([this, alive = std::weak_ptr(alive_), dispatcher,
+               seq](Result<std::string> woke) mutable {
     (void)dispatcher.Post([this, alive, seq, woke = std::move(woke)]() mutable {
       if (alive.expired()) return;
       if (attempt_ == nullptr || attempt_->seq != seq || state_ != v1::SYSTEM_STATE_SUSPENDED) {
@@ -320,7 +324,8 @@ void Governor::Wake(std::string reason, std::string node_path, std::string drive
   a.response.set_wake_driver(std::move(driver));
   a.response.set_wake_node_path(node_path);
   a.wake_node = std::move(node_path);
-  *a.response.mutable_suspended_for() = ToDuration(std::chrono::steady_clock::now() - a.suspended_at);
+  *a.response.mutable_suspended_for() =
+      ToDuration(std::chrono::steady_clock::now() - a.suspended_at);
   StartResume();
 }
 
@@ -501,6 +506,12 @@ bool Governor::ReleaseLeaseOf(uint64_t id, const std::string& holder) {
   auto it = leases_.find(id);
   if (it == leases_.end() || it->second.info.holder != holder) return false;
   return ReleaseLease(id);
+}
+
+size_t Governor::ClientLeasesOf(uint32_t pid) const {
+  return static_cast<size_t>(std::ranges::count_if(leases_, [pid](const auto& entry) {
+    return entry.second.info.holder == "client" && entry.second.info.pid == pid;
+  }));
 }
 
 void Governor::ReleaseLeasesOf(const std::string& holder) {

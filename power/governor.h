@@ -110,6 +110,8 @@ class Governor {
   bool ReleaseLeaseOf(uint64_t id, const std::string& holder);
   // Releases every lease whose holder is `holder` (a removed node).
   void ReleaseLeasesOf(const std::string& holder);
+  // Leases held by clients of process `pid` (per-client caps).
+  size_t ClientLeasesOf(uint32_t pid) const;
 
   v1::SystemState state() const { return state_; }
   uint64_t wake_generation() const { return generation_; }

@@ -1,10 +1,12 @@
 // The gRPC limits every server applies (runtime/rpc/server_limits.h),
 // through real clients against a real manager and host: an oversized
 // message or metadata fails that call with RESOURCE_EXHAUSTED, and the
-// same connection keeps working for the next call.
+// same connection keeps working for the next call; and the per-client caps
+// on bindings and wake leases.
 #include <gmock/gmock.h>
 
 #include "tests/integration/testing/disk_fixture.h"
+#include "trellis/power/v1/power.grpc.pb.h"
 
 namespace trellis::testing {
 namespace {
@@ -43,6 +45,94 @@ TEST_F(LimitsTest, A100kEntryMetadataFailsOnlyItsCall) {
   grpc::Status status = block_->GetInfo(context.get(), {}, &response);
   EXPECT_EQ(status.error_code(), grpc::StatusCode::RESOURCE_EXHAUSTED) << status.error_message();
   EXPECT_EQ(Info().block_count(), 64u * 8);
+}
+
+}  // namespace
+}  // namespace trellis::testing
+
+namespace trellis::testing {
+namespace {
+
+// Per-client caps: one process may hold kMaxBindingsPerClient bindings and
+// 128 wake leases; past that its next one is refused with
+// RESOURCE_EXHAUSTED, and releasing one makes room again.
+class ClientCapsTest : public ManagerFixture {
+ protected:
+  void SetUp() override {
+    StartManager(Board(EchoNode("echo", 0, 0)), {{"echo.json", EchoManifest()}});
+    power_ = power::v1::Power::NewStub(
+        grpc::CreateChannel(manager_->endpoint(), grpc::InsecureChannelCredentials()));
+  }
+
+  struct Lease {
+    grpc::ClientContext context;
+    std::unique_ptr<grpc::ClientReader<power::v1::WakeLeaseEvent>> reader;
+  };
+  // Opens a lease stream; true if it was granted.
+  bool Acquire(Lease& lease) {
+    power::v1::AcquireWakeLeaseRequest request;
+    request.set_name("cap test");
+    lease.reader = power_->AcquireWakeLease(&lease.context, request);
+    power::v1::WakeLeaseEvent event;
+    return lease.reader->Read(&event) && event.has_granted();
+  }
+
+  std::unique_ptr<power::v1::Power::Stub> power_;
+};
+
+TEST_F(ClientCapsTest, AProcessHoldsAtMost128WakeLeases) {
+  std::vector<std::unique_ptr<Lease>> leases;
+  for (int i = 0; i < 128; ++i) {
+    leases.push_back(std::make_unique<Lease>());
+    ASSERT_TRUE(Acquire(*leases.back())) << "lease " << i;
+  }
+  Lease refused;
+  EXPECT_FALSE(Acquire(refused));
+  grpc::Status status = refused.reader->Finish();
+  EXPECT_EQ(status.error_code(), grpc::StatusCode::RESOURCE_EXHAUSTED);
+  EXPECT_THAT(status.error_message(), ::testing::HasSubstr("128 wake leases"));
+  // Releasing one makes room (the release reaches the governor shortly).
+  leases.back()->context.TryCancel();
+  (void)leases.back()->reader->Finish();
+  leases.pop_back();
+  std::unique_ptr<Lease> again;
+  EXPECT_TRUE(WaitUntil([&] {
+    again = std::make_unique<Lease>();
+    bool granted = Acquire(*again);
+    if (!granted) (void)again->reader->Finish();
+    return granted;
+  }));
+  for (auto& lease : leases) lease->context.TryCancel();
+  if (again) again->context.TryCancel();
+}
+
+TEST_F(ClientCapsTest, AProcessHoldsAtMostItsBindingCap) {
+  std::vector<std::string> tokens;
+  for (size_t i = 0; i < manager::Manager::kMaxBindingsPerClient; ++i) {
+    grpc::ClientContext context;
+    manager::v1::BindRequest request;
+    request.set_node_path("root.sys.echo");
+    request.set_protocol("trellis.device.v1.Device");
+    manager::v1::BindResponse response;
+    grpc::Status status = stub_->Bind(&context, request, &response);
+    ASSERT_TRUE(status.ok()) << i << ": " << status.error_message();
+    tokens.push_back(response.token());
+  }
+  grpc::ClientContext context;
+  manager::v1::BindRequest request;
+  request.set_node_path("root.sys.echo");
+  request.set_protocol("trellis.device.v1.Device");
+  manager::v1::BindResponse response;
+  grpc::Status status = stub_->Bind(&context, request, &response);
+  EXPECT_EQ(status.error_code(), grpc::StatusCode::RESOURCE_EXHAUSTED);
+  EXPECT_THAT(status.error_message(), ::testing::HasSubstr("Unbind some"));
+  grpc::ClientContext unbind_context;
+  manager::v1::UnbindRequest unbind;
+  unbind.set_token(tokens.back());
+  manager::v1::UnbindResponse unbound;
+  ASSERT_TRUE(stub_->Unbind(&unbind_context, unbind, &unbound).ok());
+  grpc::ClientContext again;
+  EXPECT_TRUE(stub_->Bind(&again, request, &response).ok());
 }
 
 }  // namespace
