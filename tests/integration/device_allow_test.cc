@@ -173,7 +173,8 @@ TEST_F(DeviceAllowTest, UnbindingTakesTheClientsBuffersBack) {
   request.set_read_only(true);
   request.set_buffer("copied");
   device::v1::AllowResponse response;
-  ASSERT_TRUE(other.device->Allow(WithToken(other.token).get(), request, &response).ok());
+  grpc::Status allowed = other.device->Allow(WithToken(other.token).get(), request, &response);
+  ASSERT_TRUE(allowed.ok()) << allowed.error_code() << ": " << allowed.error_message();
   EXPECT_EQ(Command(4), 1);
   grpc::ClientContext context;
   manager::v1::UnbindRequest unbind;

@@ -43,7 +43,14 @@ TEST_F(LimitsTest, A100kEntryMetadataFailsOnlyItsCall) {
   for (int i = 0; i < 100'000; ++i) context->AddMetadata("x-" + std::to_string(i), "v");
   block::v1::GetInfoResponse response;
   grpc::Status status = block_->GetInfo(context.get(), {}, &response);
-  EXPECT_EQ(status.error_code(), grpc::StatusCode::RESOURCE_EXHAUSTED) << status.error_message();
+  // ~1 MB of headers is far past gRPC's hard limit: the server either
+  // refuses the stream (RESOURCE_EXHAUSTED) or, if the client is still
+  // writing the header block when it does, drops that connection
+  // (UNAVAILABLE, "Broken pipe"). Either way only this call fails: the
+  // next one, on the same channel, is served.
+  EXPECT_THAT(status.error_code(),
+              ::testing::AnyOf(grpc::StatusCode::RESOURCE_EXHAUSTED, grpc::StatusCode::UNAVAILABLE))
+      << status.error_message();
   EXPECT_EQ(Info().block_count(), 64u * 8);
 }
 
