@@ -25,7 +25,8 @@
 //   9  returns how many of its subscriptions are still active
 //   98 blocks the driver's dispatcher for arg1 ms (hung-driver tests)
 //   99 aborts the host process (crash tests)
-// Subscribe: minor 2. Allow: any minor, read-only or read-write.
+// Subscribe: minor 2; minors 1000 and up are accepted but never upcall (the
+// host's subscription-cap tests). Allow: any minor, read-only or read-write.
 #pragma once
 
 #include <cstdint>

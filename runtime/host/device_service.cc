@@ -1,5 +1,6 @@
 #include "runtime/host/device_service.h"
 
+#include <algorithm>
 #include <cstdio>
 #include <cstring>
 #include <deque>
@@ -106,9 +107,24 @@ grpc::ServerWriteReactor<Upcall>* DeviceService::Subscribe(
   std::shared_ptr<UpcallStream> previous;
   {
     MutexLock lock(mu_);
-    std::erase_if(subscriptions_, [](const auto& entry) { return entry.second.expired(); });
-    previous = subscriptions_[key].lock();
-    subscriptions_[key] = stream;
+    std::erase_if(subscriptions_, [](const auto& entry) {
+      auto stream = entry.second.stream.lock();
+      return stream == nullptr || !stream->active();
+    });
+    const pid_t pid = grant.caller.pid;
+    const size_t held = std::ranges::count_if(subscriptions_, [&](const auto& entry) {
+      return entry.second.pid == pid && entry.first != key;
+    });
+    if (held >= kMaxSubscriptionsPerProcess) {
+      stream->Finish(StatusOf(ErrorCode::kResourceExhausted,
+                              "process " + std::to_string(pid) + " already holds " +
+                                  std::to_string(held) + " subscriptions on this host, the most " +
+                                  "one process may; cancel some first"));
+      return reactor;
+    }
+    auto& entry = subscriptions_[key];
+    previous = entry.stream.lock();
+    entry = Subscription{.stream = stream, .pid = pid};
   }
   // The previous stream ends only after the driver holds the new one: a
   // client that sees it end and sends a command must find its upcalls on the

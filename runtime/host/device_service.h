@@ -5,6 +5,8 @@
 //
 // Subscriptions: one stream per (client, node, minor). A second Subscribe
 // ends the first stream with ABORTED before the driver sees the new one.
+// One process holds at most kMaxSubscriptionsPerProcess live streams on a
+// host (of all its bindings); past that a new one ends RESOURCE_EXHAUSTED.
 //
 // Allow: a buffer is either the bytes the call carries or a range of a
 // region the client attached on the side socket (SharedMemoryServer),
@@ -29,6 +31,10 @@ class UpcallStream;
 
 class DeviceService final : public trellis::device::v1::Device::CallbackService {
  public:
+  // Half the server's 256 streams per connection, so a client at the cap
+  // can still make calls on the same channel.
+  static constexpr size_t kMaxSubscriptionsPerProcess = 128;
+
   explicit DeviceService(HostRegistry* registry);
   ~DeviceService() override;
 
@@ -43,6 +49,10 @@ class DeviceService final : public trellis::device::v1::Device::CallbackService 
 
  private:
   using SubscriptionKey = std::tuple<uint64_t, std::string, uint32_t>;
+  struct Subscription {
+    std::weak_ptr<UpcallStream> stream;
+    pid_t pid = 0;
+  };
 
   // The buffer an AllowRequest lends, or the error to answer with.
   Result<AllowedBuffer> BufferOf(const std::string& token, const device::v1::AllowRequest& request);
@@ -51,7 +61,7 @@ class DeviceService final : public trellis::device::v1::Device::CallbackService 
   AllowTable allows_;
   std::unique_ptr<ClientWatch> watch_;  // Null if it could not start (allows then last to unbind).
   Mutex mu_;
-  std::map<SubscriptionKey, std::weak_ptr<UpcallStream>> subscriptions_ TRELLIS_GUARDED_BY(mu_);
+  std::map<SubscriptionKey, Subscription> subscriptions_ TRELLIS_GUARDED_BY(mu_);
 };
 
 }  // namespace trellis::host

@@ -2,7 +2,7 @@
 // through real clients against a real manager and host: an oversized
 // message or metadata fails that call with RESOURCE_EXHAUSTED, and the
 // same connection keeps working for the next call; and the per-client caps
-// on bindings and wake leases.
+// on bindings, wake leases and subscriptions.
 #include <gmock/gmock.h>
 
 #include "tests/integration/testing/disk_fixture.h"
@@ -60,8 +60,8 @@ TEST_F(LimitsTest, A100kEntryMetadataFailsOnlyItsCall) {
 namespace trellis::testing {
 namespace {
 
-// Per-client caps: one process may hold kMaxBindingsPerClient bindings and
-// 128 wake leases; past that its next one is refused with
+// Per-client caps: one process may hold kMaxBindingsPerClient bindings,
+// 128 wake leases and 128 subscriptions on each host; past that its next one is refused with
 // RESOURCE_EXHAUSTED, and releasing one makes room again.
 class ClientCapsTest : public ManagerFixture {
  protected:
@@ -139,6 +139,53 @@ TEST_F(ClientCapsTest, AProcessHoldsAtMostItsBindingCap) {
   manager::v1::UnbindResponse unbound;
   ASSERT_TRUE(stub_->Unbind(&unbind_context, unbind, &unbound).ok());
   EXPECT_TRUE(bind(nullptr).ok());
+}
+
+TEST_F(ClientCapsTest, AProcessHoldsAtMost128SubscriptionsOnAHost) {
+  Bound bound = BindDevice("root.sys.echo");
+  struct Stream {
+    std::unique_ptr<grpc::ClientContext> context;
+    std::unique_ptr<grpc::ClientReader<device::v1::Upcall>> reader;
+  };
+  auto subscribe = [&](uint32_t minor) {
+    Stream stream{.context = WithToken(bound.token, std::chrono::seconds(60))};
+    device::v1::SubscribeRequest request;
+    request.set_minor_num(minor);
+    stream.reader = bound.device->Subscribe(stream.context.get(), request);
+    return stream;
+  };
+  auto active = [&] {
+    device::v1::CommandRequest request;
+    request.set_minor_num(9);  // echo: how many of its subscriptions are active
+    device::v1::CommandResponse response;
+    grpc::Status status = bound.device->Command(WithToken(bound.token).get(), request, &response);
+    return status.ok() ? response.value() : -1;
+  };
+  std::vector<Stream> streams;
+  for (uint32_t i = 0; i < 128; ++i) {  // host::DeviceService::kMaxSubscriptionsPerProcess
+    streams.push_back(subscribe(1000 + i));
+  }
+  ASSERT_TRUE(WaitUntil([&] { return active() == 128; })) << active();
+  Stream refused = subscribe(2);
+  device::v1::Upcall upcall;
+  EXPECT_FALSE(refused.reader->Read(&upcall));
+  grpc::Status status = refused.reader->Finish();
+  EXPECT_EQ(status.error_code(), grpc::StatusCode::RESOURCE_EXHAUSTED);
+  EXPECT_THAT(status.error_message(), ::testing::HasSubstr("128 subscriptions"));
+  EXPECT_EQ(active(), 128) << "the others keep running";
+  // Subscribing again to a minor it holds replaces, not adds.
+  Stream replacement = subscribe(1000);
+  EXPECT_FALSE(streams.front().reader->Read(&upcall));
+  EXPECT_EQ(streams.front().reader->Finish().error_code(), grpc::StatusCode::ABORTED);
+  // Cancelling one makes room.
+  streams.back().context->TryCancel();
+  (void)streams.back().reader->Finish();
+  ASSERT_TRUE(WaitUntil([&] { return active() == 127; }));
+  Stream again = subscribe(2);
+  EXPECT_TRUE(WaitUntil([&] { return active() == 128; })) << "the new one was accepted";
+  for (auto& stream : streams) stream.context->TryCancel();
+  replacement.context->TryCancel();
+  again.context->TryCancel();
 }
 
 }  // namespace
