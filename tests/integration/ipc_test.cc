@@ -101,6 +101,20 @@ class IpcTest : public ManagerFixture {
   std::unique_ptr<PeerProcess> Peer() {
     return std::make_unique<PeerProcess>(manager_->endpoint(), "root.sys.ipc");
   }
+  // A service "clock" subscribed to its notifications, and a client that
+  // found it and shares a 4 KiB region with it.
+  struct Pair {
+    std::unique_ptr<PeerProcess> service, client;
+    int64_t s = 0;
+  };
+  Pair ServiceAndClient() {
+    Pair pair{Peer(), Peer()};
+    pair.s = pair.service->Value("register clock");
+    EXPECT_EQ(pair.service->Call("subscribe 0"), "ok");
+    EXPECT_EQ(pair.client->Value("discover clock"), pair.s);
+    EXPECT_EQ(pair.client->Call("share " + std::to_string(pair.s) + " 4096"), "ok 0");
+    return pair;
+  }
   // `peer` runs `line` until it succeeds: a subscription is registered a
   // moment after Subscribe returns, and until then the target answers
   // FAILED_PRECONDITION.
@@ -137,12 +151,8 @@ TEST_F(IpcTest, ServicesAreFoundByName) {
 }
 
 TEST_F(IpcTest, TheServiceReadsAndWritesAClientsRegionInPlaceAndTheyNotifyEachOther) {
-  auto service = Peer();
-  auto client = Peer();
-  const int64_t s = service->Value("register clock");
-  ASSERT_EQ(service->Call("subscribe 0"), "ok");
-  ASSERT_EQ(client->Value("discover clock"), s);
-  ASSERT_EQ(client->Call(Line({"share", S(s), "4096"})), "ok 0");
+  auto [service, client, s] = ServiceAndClient();
+  ASSERT_FALSE(HasFailure());
   // Written *after* the allow: only the client's own memory holds it.
   ASSERT_EQ(client->Call("poke 16 1234605616436508552"), "ok");
 
@@ -213,12 +223,8 @@ TEST_F(IpcTest, IdsThatAreNotServicesOrAreGoneAreInvalidArguments) {
 }
 
 TEST_F(IpcTest, AProcessThatDiesReleasesItsAllowsSubscriptionsAndName) {
-  auto service = Peer();
-  auto client = Peer();
-  const int64_t s = service->Value("register clock");
-  ASSERT_EQ(service->Call("subscribe 0"), "ok");
-  ASSERT_EQ(client->Value("discover clock"), s);
-  ASSERT_EQ(client->Call(Line({"share", S(s), "4096"})), "ok 0");
+  auto [service, client, s] = ServiceAndClient();
+  ASSERT_FALSE(HasFailure());
   ASSERT_EQ(client->Call(Line({"subscribe", S(s)})), "ok");
   ASSERT_TRUE(Eventually(*client, Line({"command", S(s), "0", "1"})));
   int64_t c = 0, value = 0;
