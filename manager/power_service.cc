@@ -122,6 +122,18 @@ grpc::ServerUnaryReactor* PowerService::ListLeases(grpc::CallbackServerContext* 
   return reactor;
 }
 
+grpc::ServerUnaryReactor* PowerService::PlanSuspend(grpc::CallbackServerContext* context,
+                                                    const power::v1::PlanSuspendRequest*,
+                                                    power::v1::SuspendPlan* response) {
+  auto* reactor = context->DefaultReactor();
+  UnaryFinisher finisher(reactor, kShuttingDown);
+  (void)manager_->dispatcher_.Post([this, response, finisher = std::move(finisher)]() mutable {
+    *response = manager_->governor_->Plan();
+    finisher.Finish(grpc::Status::OK);
+  });
+  return reactor;
+}
+
 grpc::ServerUnaryReactor* PowerService::Stats(grpc::CallbackServerContext* context,
                                               const power::v1::StatsRequest*,
                                               power::v1::StatsResponse* response) {

@@ -34,6 +34,9 @@ class PowerService final : public power::v1::Power::CallbackService {
   grpc::ServerUnaryReactor* Stats(grpc::CallbackServerContext* context,
                                   const power::v1::StatsRequest* request,
                                   power::v1::StatsResponse* response) override;
+  grpc::ServerUnaryReactor* PlanSuspend(grpc::CallbackServerContext* context,
+                                        const power::v1::PlanSuspendRequest* request,
+                                        power::v1::SuspendPlan* response) override;
 
  private:
   Manager* manager_;

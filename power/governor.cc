@@ -4,6 +4,8 @@
 
 #include <algorithm>
 
+#include "power/suspend_plan.h"
+
 namespace trellis::power {
 
 namespace {
@@ -29,6 +31,10 @@ const char* StateName(v1::SystemState state) {
 google::protobuf::Duration ToDuration(std::chrono::steady_clock::duration d) {
   return TimeUtil::NanosecondsToDuration(
       std::chrono::duration_cast<std::chrono::nanoseconds>(d).count());
+}
+
+std::chrono::nanoseconds ToNanos(const google::protobuf::Duration& d) {
+  return std::chrono::nanoseconds(TimeUtil::DurationToNanoseconds(d));
 }
 
 std::chrono::milliseconds ToMillis(const google::protobuf::Duration& d) {
@@ -413,6 +419,9 @@ void Governor::MaybeFinish() {
   switch (r.outcome()) {
     case v1::SuspendResponse::OUTCOME_RESUMED:
       stats_.set_success(stats_.success() + 1);
+      history_.emplace_back(ToNanos(r.suspend_took()),
+                            std::chrono::steady_clock::now() - a.resume_start);
+      if (history_.size() > kHistory) history_.pop_front();
       break;
     case v1::SuspendResponse::OUTCOME_ABORTED_BY_LEASE:
       stats_.set_aborted_by_lease(stats_.aborted_by_lease() + 1);
@@ -546,6 +555,47 @@ v1::ListLeasesResponse Governor::Leases() const {
             .count());
   }
   return list;
+}
+
+v1::SuspendPlan Governor::Plan() {
+  v1::SuspendPlan plan;
+  plan.set_state(state_);
+  plan.set_wake_generation(generation_);
+  for (auto& step : PlanSteps(platform_->PowerTargets())) {
+    plan.set_waves(std::max(plan.waves(), step.wave()));
+    *plan.add_steps() = std::move(step);
+  }
+  if (attempt_ != nullptr || state_ != v1::SYSTEM_STATE_RUNNING) {
+    auto* obstacle = plan.add_obstacles();
+    obstacle->set_kind(v1::SuspendPlan::Obstacle::KIND_STATE);
+    obstacle->set_detail(std::string("the system is ") + StateName(state_) +
+                         (attempt_ != nullptr && attempt_->waiting
+                              ? ": a suspend request is waiting for leases"
+                              : ": another suspend is under way"));
+  }
+  auto now = std::chrono::system_clock::now();
+  for (const auto& [id, lease] : leases_) {
+    auto* obstacle = plan.add_obstacles();
+    obstacle->set_kind(v1::SuspendPlan::Obstacle::KIND_LEASE);
+    obstacle->set_lease_id(id);
+    auto held = std::chrono::duration_cast<std::chrono::seconds>(now - lease.since);
+    obstacle->set_detail("wake lease " + std::to_string(id) + " '" + lease.info.name +
+                         "' held by " + lease.info.holder + " (pid " +
+                         std::to_string(lease.info.pid) + ") for " + std::to_string(held.count()) +
+                         " s");
+  }
+  if (!history_.empty()) {
+    std::chrono::nanoseconds suspend{0}, resume{0};
+    for (const auto& [s, r] : history_) {
+      suspend += s;
+      resume += r;
+    }
+    const auto runs = static_cast<int64_t>(history_.size());
+    *plan.mutable_expected_suspend() = ToDuration(suspend / runs);
+    *plan.mutable_expected_resume() = ToDuration(resume / runs);
+    plan.set_history(static_cast<uint32_t>(runs));
+  }
+  return plan;
 }
 
 void Governor::Shutdown() {

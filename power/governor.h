@@ -21,6 +21,7 @@
 
 #include <chrono>
 #include <cstdint>
+#include <deque>
 #include <functional>
 #include <map>
 #include <memory>
@@ -118,6 +119,9 @@ class Governor {
   v1::StatusResponse Status() const;
   v1::ListLeasesResponse Leases() const;
   v1::SuspendStats Stats() const { return stats_; }
+  // Power.PlanSuspend: what a suspend started now would do (PlanSteps),
+  // what would refuse it, and its expected times from past runs.
+  v1::SuspendPlan Plan();
   // Fails a waiting or running suspend request (manager shutdown).
   void Shutdown();
 
@@ -158,6 +162,9 @@ class Governor {
   uint64_t next_lease_ = 1;
   uint64_t next_attempt_ = 1;
   v1::SuspendStats stats_;
+  // Suspend and resume times of the last kHistory attempts that resumed.
+  static constexpr size_t kHistory = 16;
+  std::deque<std::pair<std::chrono::nanoseconds, std::chrono::nanoseconds>> history_;
   std::unique_ptr<Attempt> attempt_;
   bool shut_down_ = false;
   // Tasks posted to the dispatcher and HAL callbacks hold a weak reference:

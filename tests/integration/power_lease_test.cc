@@ -4,19 +4,20 @@
 // its --json result and its --trace file.
 #include <dirent.h>
 #include <fcntl.h>
+#include <gmock/gmock.h>
 #include <signal.h>
 #include <spawn.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include <nlohmann/json.hpp>
-
+#include <algorithm>
 #include <cerrno>
 #include <chrono>
 #include <cstdlib>
 #include <fstream>
 #include <functional>
 #include <map>
+#include <nlohmann/json.hpp>
 #include <optional>
 #include <set>
 #include <sstream>
@@ -297,19 +298,19 @@ TEST_F(PowerLeaseTest, LeaseCommandBlocksSuspendUntilTheCommandExits) {
 }
 
 TEST_F(PowerLeaseTest, PowerctlSuspendWakesOnTheAlarmAndWritesAChromeTrace) {
-  StartPowerManager(Board(ProbeNode("a", "trellis,probe-a", 1, 2, LogProperty()) + "," +
-                          ProbeNode("b", "trellis,probe-b", 1, 1, LogProperty()) + "," +
-                          AlarmNode()),
-                    {{"probe-a.json", ProbeManifest("probe-a", "trellis,probe-a", "a")},
-                     {"probe-b.json", ProbeManifest("probe-b", "trellis,probe-b", "b")},
-                     {"alarm.json", AlarmManifest()}});
+  StartPowerManager(
+      Board(ProbeNode("a", "trellis,probe-a", 1, 2, LogProperty()) + "," +
+            ProbeNode("b", "trellis,probe-b", 1, 1, LogProperty()) + "," + AlarmNode()),
+      {{"probe-a.json", ProbeManifest("probe-a", "trellis,probe-a", "a")},
+       {"probe-b.json", ProbeManifest("probe-b", "trellis,probe-b", "b")},
+       {"alarm.json", AlarmManifest()}});
   ASSERT_TRUE(WaitForNodeState("root.sys.alarm", node::v1::NODE_STATE_BOUND));
   ASSERT_TRUE(WaitUntil([&] { return BoundNodes("probe").size() == 5; }));
   std::vector<std::string> probes = BoundNodes("probe");
 
   fs::path trace = dir_.path() / "trace.json";
-  auto powerctl = StartPowerctl(
-      {"--json", "suspend", "--wake-after", "50ms", "--trace", trace.string()});
+  auto powerctl =
+      StartPowerctl({"--json", "suspend", "--wake-after", "50ms", "--trace", trace.string()});
   ASSERT_TRUE(powerctl);
   auto exited = powerctl->WaitForExit(30s);
   ASSERT_TRUE(exited && WIFEXITED(*exited) && WEXITSTATUS(*exited) == 0)
@@ -344,6 +345,64 @@ TEST_F(PowerLeaseTest, PowerctlSuspendWakesOnTheAlarmAndWritesAChromeTrace) {
   }
   EXPECT_EQ(document["otherData"].value("outcome", ""), "resumed");
   ExpectNothingSuspended("powerctl suspend");
+}
+
+// powerctl suspend --plan names the waves the next suspend takes, and why-not
+// names what refuses it.
+TEST_F(PowerLeaseTest, ThePlanIsTheOrderTheNextSuspendTakesAndWhyNotNamesALease) {
+  StartProbes();  // root.sys.a with children c0 and c1, and root.sys.b.
+  auto run = [&](std::vector<std::string> args, int expected_exit) {
+    auto powerctl = StartPowerctl(std::move(args));
+    EXPECT_TRUE(powerctl);
+    if (!powerctl) return std::string();
+    auto exited = powerctl->WaitForExit(30s);
+    EXPECT_TRUE(exited && WIFEXITED(*exited) && WEXITSTATUS(*exited) == expected_exit)
+        << "powerctl " << Describe(exited) << "; stderr: " << powerctl->err();
+    return powerctl->out();
+  };
+  auto plan = nlohmann::json::parse(run({"--json", "suspend", "--plan"}, 0), nullptr, false);
+  ASSERT_TRUE(plan.is_object());
+  EXPECT_EQ(plan["waves"], 2) << plan.dump(2);
+  ASSERT_EQ(plan["steps"].size(), 4u) << plan.dump(2);
+  std::map<std::string, std::vector<std::string>> after;
+  for (const auto& step : plan["steps"]) {
+    after[step["node"]] = step["after"].get<std::vector<std::string>>();
+    EXPECT_EQ(step["wave"], step["node"] == "root.sys.a" ? 2 : 1) << step.dump();
+  }
+  EXPECT_EQ(after["root.sys.a"], (std::vector<std::string>{"root.sys.a.c0", "root.sys.a.c1"}));
+  EXPECT_TRUE(plan["obstacles"].empty());
+  EXPECT_TRUE(plan["expected_suspend"].is_null()) << "no suspend yet";
+  EXPECT_EQ(run({"why-not"}, 0), "nothing: a suspend would start now\n");
+
+  // The suspend that follows: exactly the planned drivers, each after what
+  // it waits for.
+  auto suspended = SuspendAsync();
+  ASSERT_TRUE(AwaitPowerState(power::v1::SYSTEM_STATE_SUSPENDED));
+  ASSERT_TRUE(Resume().ok());
+  auto [status, response] = suspended.get();
+  ASSERT_TRUE(status.ok()) << status.error_message();
+  ASSERT_EQ(response.outcome(), power::v1::SuspendResponse::OUTCOME_RESUMED);
+  std::vector<std::string> order;
+  for (const auto& line : ReadLines(log())) {
+    if (line.starts_with("suspend ")) order.push_back(line.substr(8));
+  }
+  ASSERT_EQ(order.size(), after.size());
+  auto position = [&](const std::string& node) {
+    return std::ranges::find(order, node) - order.begin();
+  };
+  for (const auto& [node, children] : after) {
+    ASSERT_LT(position(node), static_cast<ptrdiff_t>(order.size())) << node << " did not suspend";
+    for (const auto& child : children) EXPECT_LT(position(child), position(node)) << child;
+  }
+  plan = nlohmann::json::parse(run({"--json", "suspend", "--plan"}, 0), nullptr, false);
+  EXPECT_EQ(plan["history"], 1);
+  EXPECT_TRUE(plan["expected_suspend"].is_number()) << plan.dump(2);
+
+  ClientLease lease(power(), "ota-update");
+  ASSERT_TRUE(lease.granted());
+  EXPECT_THAT(run({"why-not"}, 1),
+              ::testing::MatchesRegex("wake lease [0-9]+ 'ota-update' held by client \\(pid " +
+                                      std::to_string(getpid()) + "\\) for [0-9]+ s\n"));
 }
 
 }  // namespace

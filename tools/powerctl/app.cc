@@ -2,13 +2,13 @@
 #include "tools/powerctl/app.h"
 
 #include <CLI/CLI.hpp>
-
 #include <algorithm>
 #include <exception>
 
 #include "tools/client/duration.h"
 #include "tools/powerctl/internal/command_line.h"
 #include "tools/powerctl/lease_command.h"
+#include "tools/powerctl/plan_commands.h"
 #include "tools/powerctl/status_commands.h"
 #include "tools/powerctl/suspend_commands.h"
 
@@ -50,6 +50,7 @@ int RunPowerctl(std::vector<std::string> args, const Io& io) {
   Runner run;
   AddStatusCommands(app, globals, io, run);
   AddSuspendCommands(app, globals, io, run);
+  AddPlanCommands(app, globals, io, run);
   AddLeaseCommand(app, globals, io, run);
 
   // CMD of `lease` is passed on verbatim, dashes and all.

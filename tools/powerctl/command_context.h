@@ -18,7 +18,8 @@ namespace trellis::powerctl {
 // Process exit codes. `lease` exits with its command's status instead once
 // the command runs.
 inline constexpr int kExitOk = 0;
-inline constexpr int kExitFailed = 1;  // suspend: the attempt failed or was aborted.
+// suspend: the attempt failed or was aborted; why-not: something would refuse.
+inline constexpr int kExitFailed = 1;
 inline constexpr int kExitError = 2;   // An RPC or I/O error, or bad usage.
 
 // Options given before or after the command name.

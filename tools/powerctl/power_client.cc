@@ -17,8 +17,8 @@ void SetDeadline(grpc::ClientContext& context, std::optional<std::chrono::millis
 }  // namespace
 
 Result<PowerClient> PowerClient::Connect(std::string endpoint, Options options) {
-  TRELLIS_ASSIGN_OR_RETURN(auto channel, client::internal::OpenChannel(
-                                             endpoint, "trellis-manager", options.connect_timeout));
+  TRELLIS_ASSIGN_OR_RETURN(auto channel, client::internal::OpenChannel(endpoint, "trellis-manager",
+                                                                       options.connect_timeout));
   return PowerClient(std::move(endpoint), options, Power::NewStub(channel));
 }
 
@@ -59,6 +59,15 @@ Result<power::v1::ListLeasesResponse> PowerClient::ListLeases() {
   grpc::Status status = stub_->ListLeases(&context, {}, &response);
   if (!status.ok()) return Fail(rpc::FromStatus(status, "Power.ListLeases"));
   return response;
+}
+
+Result<power::v1::SuspendPlan> PowerClient::PlanSuspend() {
+  grpc::ClientContext context;
+  SetDeadline(context, options_.call_timeout);
+  power::v1::SuspendPlan plan;
+  grpc::Status status = stub_->PlanSuspend(&context, {}, &plan);
+  if (!status.ok()) return Fail(rpc::FromStatus(status, "Power.PlanSuspend"));
+  return plan;
 }
 
 Result<power::v1::SuspendStats> PowerClient::Stats() {

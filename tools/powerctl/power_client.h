@@ -64,6 +64,9 @@ class PowerClient {
   // Power.Stats. Errors as for Status.
   [[nodiscard]] Result<power::v1::SuspendStats> Stats();
 
+  // Power.PlanSuspend: what a suspend would do now. Errors as for Status.
+  [[nodiscard]] Result<power::v1::SuspendPlan> PlanSuspend();
+
  private:
   PowerClient(std::string endpoint, Options options, std::unique_ptr<power::v1::Power::Stub> stub)
       : endpoint_(std::move(endpoint)), options_(options), stub_(std::move(stub)) {}

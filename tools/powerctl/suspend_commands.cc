@@ -10,6 +10,7 @@
 #include <string>
 
 #include "tools/client/duration.h"
+#include "tools/powerctl/plan_commands.h"
 #include "tools/powerctl/power_format.h"
 #include "tools/powerctl/power_json.h"
 #include "tools/powerctl/trace_format.h"
@@ -26,6 +27,7 @@ struct SuspendOptions {
   std::string trace_file;
   uint64_t expected_generation = 0;
   bool expected_generation_given = false;  // Set after parsing.
+  bool plan = false;
 };
 
 // Whether `path` can be written: checked before suspending, so that a typo
@@ -78,7 +80,8 @@ int RunSuspend(const GlobalOptions& globals, const Io& io, const SuspendOptions&
 
   if (io.err_is_tty) io.err << "suspending… (Ctrl-C leaves the system suspended)" << std::flush;
   // Suspend lasts as long as the system sleeps: no deadline unless asked.
-  auto response = power->Suspend(*request, globals.timeout_given ? CallTimeout(globals) : std::nullopt);
+  auto response =
+      power->Suspend(*request, globals.timeout_given ? CallTimeout(globals) : std::nullopt);
   if (io.err_is_tty) io.err << "\r\033[K" << std::flush;
   if (!response) return ReportError(io, globals, response.error());
 
@@ -128,18 +131,25 @@ void AddSuspendCommands(CLI::App& app, const GlobalOptions& globals, const Io& i
         ->check(client::DurationValidator())
         ->type_name("DURATION")
         ->capture_default_str();
-    suspend->add_option("--trace", options->trace_file,
-                        "Write the drivers' suspend/resume callback timings to FILE as a "
-                        "Chrome/Perfetto trace (open in ui.perfetto.dev)")
+    suspend
+        ->add_option("--trace", options->trace_file,
+                     "Write the drivers' suspend/resume callback timings to FILE as a "
+                     "Chrome/Perfetto trace (open in ui.perfetto.dev)")
         ->type_name("FILE");
     CLI::Option* generation =
-        suspend->add_option("--expected-generation", options->expected_generation,
-                            "Refuse to suspend unless the wake generation (see `powerctl "
-                            "status`) still equals N")
+        suspend
+            ->add_option("--expected-generation", options->expected_generation,
+                         "Refuse to suspend unless the wake generation (see `powerctl "
+                         "status`) still equals N")
             ->type_name("N");
+    suspend->add_flag("--plan", options->plan,
+                      "Do not suspend: print the drivers a suspend would take down, wave by "
+                      "wave, what would refuse it now and how long it is expected to take");
     suspend->callback([&globals, &io, &run, options, generation] {
       options->expected_generation_given = generation->count() > 0;
-      run = [&globals, &io, options] { return RunSuspend(globals, io, *options); };
+      run = [&globals, &io, options] {
+        return options->plan ? RunPlan(globals, io) : RunSuspend(globals, io, *options);
+      };
     });
   }
   {

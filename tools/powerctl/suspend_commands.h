@@ -6,7 +6,8 @@
 //     --timeout is given). Prints the outcome; exit code 0 if it resumed, 1
 //     if the attempt failed or was aborted, 2 if the call failed. --trace
 //     writes the drivers' callback timings to FILE as a Chrome / Perfetto
-//     trace (trace_format.h).
+//     trace (trace_format.h). --plan prints what it would do instead
+//     (plan_commands.h).
 //   powerctl resume [--reason TEXT]
 //     Wakes a suspended or suspending system; a no-op when it runs.
 #pragma once

@@ -115,6 +115,13 @@ grpc::Status FakePowerService::Stats(grpc::ServerContext*, const power::v1::Stat
   return grpc::Status::OK;
 }
 
+grpc::Status FakePowerService::PlanSuspend(grpc::ServerContext*,
+                                           const power::v1::PlanSuspendRequest*,
+                                           power::v1::SuspendPlan* response) {
+  *response = config_.plan;
+  return grpc::Status::OK;
+}
+
 Result<std::unique_ptr<FakePowerServer>> FakePowerServer::Start(FakePowerConfig config) {
   std::unique_ptr<FakePowerServer> server(new FakePowerServer());
   char dir[] = "/tmp/powerctl-test-XXXXXX";

@@ -23,6 +23,7 @@ struct FakePowerConfig {
   power::v1::StatusResponse status;
   power::v1::ListLeasesResponse leases;
   power::v1::SuspendStats stats;
+  power::v1::SuspendPlan plan;
   // Suspend answers `suspend_status` if it is not OK, else `suspend`.
   power::v1::SuspendResponse suspend;
   grpc::Status suspend_status;
@@ -32,16 +33,17 @@ struct FakePowerConfig {
 
   // How AcquireWakeLease behaves.
   enum class LeaseMode {
-    kGrant,           // granted, then held until the client cancels.
-    kGrantThenRevoke, // granted, revoked after `revoke_after`, stream ends OK.
-    kEndBeforeGrant,  // ends at once with `lease_end_status`.
-    kNeverGrant,      // sends nothing until the client cancels.
+    kGrant,            // granted, then held until the client cancels.
+    kGrantThenRevoke,  // granted, revoked after `revoke_after`, stream ends OK.
+    kEndBeforeGrant,   // ends at once with `lease_end_status`.
+    kNeverGrant,       // sends nothing until the client cancels.
   };
   LeaseMode lease_mode = LeaseMode::kGrant;
   uint64_t lease_id = 7;
   std::chrono::milliseconds revoke_after{100};
   std::string revoke_reason = "manager shutting down";
-  grpc::Status lease_end_status = grpc::Status(grpc::StatusCode::RESOURCE_EXHAUSTED, "too many leases");
+  grpc::Status lease_end_status =
+      grpc::Status(grpc::StatusCode::RESOURCE_EXHAUSTED, "too many leases");
 };
 
 // One AcquireWakeLease call as the fake saw it.
@@ -78,6 +80,8 @@ class FakePowerService final : public power::v1::Power::Service {
                           power::v1::ListLeasesResponse* response) override;
   grpc::Status Stats(grpc::ServerContext*, const power::v1::StatsRequest*,
                      power::v1::StatsResponse* response) override;
+  grpc::Status PlanSuspend(grpc::ServerContext*, const power::v1::PlanSuspendRequest*,
+                           power::v1::SuspendPlan* response) override;
 
  private:
   const FakePowerConfig config_;
