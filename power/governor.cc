@@ -114,6 +114,11 @@ void Governor::Suspend(const v1::SuspendRequest& request, SuspendDone done) {
     done(Fail(ErrorCode::kInvalidArgument, "suspend: wake_after and wait must not be negative"));
     return;
   }
+  if (request.test() != v1::SuspendRequest::TEST_MODE_NONE && request.has_wake_after()) {
+    done(Fail(ErrorCode::kInvalidArgument,
+              "suspend: a test suspend wakes by itself; wake_after does not apply"));
+    return;
+  }
   if (attempt_ != nullptr) {
     done(Fail(ErrorCode::kFailedPrecondition,
               std::string("suspend refused: another suspend is in progress (system is ") +
@@ -244,6 +249,15 @@ void Governor::OnSuspended(int index, uint64_t start_us, Result<uint64_t> result
 void Governor::MaybeCommit() {
   Attempt& a = *attempt_;
   if (a.aborting || a.committed || a.in_flight > 0 || a.suspended < a.plan.size()) return;
+  if (a.request.test() == v1::SuspendRequest::TEST_MODE_DRIVERS) {
+    // pm_test "devices": every driver is down; unwind without committing.
+    *a.response.mutable_suspend_took() = ToDuration(std::chrono::steady_clock::now() - a.start);
+    a.aborting = true;
+    a.response.set_outcome(v1::SuspendResponse::OUTCOME_TESTED);
+    a.response.set_wake_reason("test: drivers");
+    StartResume();
+    return;
+  }
   auto wake_after = ToMillis(a.request.wake_after());
   if (wake_after.count() <= 0) {
     Commit();
@@ -284,6 +298,17 @@ void Governor::Commit() {
   *a.response.mutable_suspend_took() = ToDuration(a.suspended_at - a.start);
   SetState(v1::SYSTEM_STATE_SUSPENDED, hal_->name());
   uint64_t seq = a.seq;
+  if (a.request.test() == v1::SuspendRequest::TEST_MODE_HAL) {
+    // pm_test "platform": committed, but the HAL is not entered.
+    (void)dispatcher_.Post([this, alive = std::weak_ptr(alive_), seq] {
+      if (alive.expired()) return;
+      if (attempt_ == nullptr || attempt_->seq != seq || state_ != v1::SYSTEM_STATE_SUSPENDED) {
+        return;
+      }
+      Wake("test: hal", "", "");
+    });
+    return;
+  }
   auto dispatcher = dispatcher_;
   hal_->Enter([this, alive = std::weak_ptr(alive_), dispatcher,
                seq](Result<std::string> woke) mutable {
@@ -415,6 +440,14 @@ void Governor::MaybeFinish() {
   if (!a.aborting) {
     r.set_outcome(a.resume_failed ? v1::SuspendResponse::OUTCOME_FAILED_RESUME
                                   : v1::SuspendResponse::OUTCOME_RESUMED);
+  }
+  // A test suspend that went as far as asked ends TESTED, unless a driver
+  // failed to come back.
+  if (a.request.test() != v1::SuspendRequest::TEST_MODE_NONE &&
+      (r.outcome() == v1::SuspendResponse::OUTCOME_RESUMED ||
+       r.outcome() == v1::SuspendResponse::OUTCOME_TESTED)) {
+    r.set_outcome(a.resume_failed ? v1::SuspendResponse::OUTCOME_FAILED_RESUME
+                                  : v1::SuspendResponse::OUTCOME_TESTED);
   }
   switch (r.outcome()) {
     case v1::SuspendResponse::OUTCOME_RESUMED:

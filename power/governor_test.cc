@@ -4,6 +4,7 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <future>
 #include <map>
 
@@ -272,6 +273,59 @@ TEST_F(GovernorTest, SecondSuspendIsRefusedWhileOneRuns) {
   EXPECT_EQ(second.error().code(), ErrorCode::kFailedPrecondition);
   Run([&] { governor_->Resume(""); });
   EXPECT_TRUE(first.get().has_value());
+}
+
+// pm_test: a test suspend goes as far as asked, unwinds by itself (the
+// simulated HAL would otherwise stay suspended until a Resume), and is not
+// counted.
+TEST_F(GovernorTest, TestModeDriversSuspendsEveryDriverAndUnwindsWithoutCommitting) {
+  v1::SuspendRequest request;
+  request.set_test(v1::SuspendRequest::TEST_MODE_DRIVERS);
+  auto response = StartSuspend(request).get();
+  ASSERT_TRUE(response.has_value()) << response.error().ToString();
+  EXPECT_EQ(response->outcome(), SuspendResponse::OUTCOME_TESTED);
+  Run([&] {
+    for (const auto& t : platform_.targets) {
+      EXPECT_LT(IndexOf("suspend " + t.node_path), IndexOf("resume " + t.node_path));
+      EXPECT_EQ(platform_.resumes[t.node_path], 1);
+    }
+    EXPECT_EQ(std::ranges::count(platform_.states, v1::SYSTEM_STATE_SUSPENDED), 0)
+        << "never committed";
+    EXPECT_EQ(governor_->state(), v1::SYSTEM_STATE_RUNNING);
+    EXPECT_EQ(governor_->Stats().success(), 0u);
+    EXPECT_EQ(governor_->Plan().history(), 0u) << "tests do not count as past runs";
+  });
+}
+
+TEST_F(GovernorTest, TestModeHalCommitsButDoesNotEnterTheHal) {
+  v1::SuspendRequest request;
+  request.set_test(v1::SuspendRequest::TEST_MODE_HAL);
+  auto response = StartSuspend(request).get();  // No Resume: it wakes by itself.
+  ASSERT_TRUE(response.has_value()) << response.error().ToString();
+  EXPECT_EQ(response->outcome(), SuspendResponse::OUTCOME_TESTED);
+  EXPECT_EQ(response->wake_reason(), "test: hal");
+  Run([&] {
+    EXPECT_EQ(std::ranges::count(platform_.states, v1::SYSTEM_STATE_SUSPENDED), 1);
+    for (const auto& t : platform_.targets) EXPECT_EQ(platform_.resumes[t.node_path], 1);
+    EXPECT_EQ(governor_->state(), v1::SYSTEM_STATE_RUNNING);
+  });
+}
+
+TEST_F(GovernorTest, TestModeRefusesWakeAfterAndStillAbortsOnALease) {
+  v1::SuspendRequest request;
+  request.set_test(v1::SuspendRequest::TEST_MODE_HAL);
+  request.mutable_wake_after()->set_seconds(1);
+  auto refused = StartSuspend(request).get();
+  ASSERT_FALSE(refused.has_value());
+  EXPECT_EQ(refused.error().code(), ErrorCode::kInvalidArgument);
+
+  request.clear_wake_after();
+  platform_.on_suspend = [&](const std::string& node) {
+    if (node == "root.a") governor_->AcquireLease({.name = "late", .holder = "client"});
+  };
+  auto response = StartSuspend(request).get();
+  ASSERT_TRUE(response.has_value());
+  EXPECT_EQ(response->outcome(), SuspendResponse::OUTCOME_ABORTED_BY_LEASE);
 }
 
 }  // namespace

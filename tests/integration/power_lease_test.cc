@@ -405,5 +405,31 @@ TEST_F(PowerLeaseTest, ThePlanIsTheOrderTheNextSuspendTakesAndWhyNotNamesALease)
                                       std::to_string(getpid()) + "\\) for [0-9]+ s\n"));
 }
 
+// powerctl suspend --test: every driver goes down and comes back, the
+// system never sleeps, and it needs no Resume.
+TEST_F(PowerLeaseTest, PowerctlSuspendTestRunsThePhasesAndUnwindsByItself) {
+  StartProbes();
+  for (const std::string phase : {"drivers", "hal"}) {
+    const auto logged = static_cast<ptrdiff_t>(ReadLines(log()).size());  // Earlier rounds.
+    auto powerctl = StartPowerctl({"--json", "suspend", "--test", phase});
+    ASSERT_TRUE(powerctl);
+    auto exited = powerctl->WaitForExit(30s);
+    ASSERT_TRUE(exited && WIFEXITED(*exited) && WEXITSTATUS(*exited) == 0)
+        << phase << ": powerctl " << Describe(exited) << "; stderr: " << powerctl->err();
+    auto result = nlohmann::json::parse(powerctl->out(), nullptr, false);
+    EXPECT_EQ(result.value("outcome", ""), "tested") << powerctl->out();
+    EXPECT_EQ(result.value("wake_reason", ""), "test: " + phase);
+    auto lines = ReadLines(log());
+    lines.erase(lines.begin(), lines.begin() + std::min(logged, std::ssize(lines)));
+    for (const auto& node : BoundNodes("probe")) {
+      auto suspended = std::ranges::find(lines, "suspend " + node);
+      auto resumed = std::ranges::find(lines, "resume " + node);
+      EXPECT_NE(suspended, lines.end()) << phase << ": " << node;
+      EXPECT_LT(suspended, resumed) << phase << ": " << node;
+    }
+    EXPECT_EQ(Status().state(), power::v1::SYSTEM_STATE_RUNNING);
+  }
+}
+
 }  // namespace
 }  // namespace trellis::testing

@@ -62,6 +62,7 @@ std::string_view OutcomeName(SuspendResponse::Outcome outcome) {
     case SuspendResponse::OUTCOME_ABORTED_BY_WAKE: return "aborted_by_wake";
     case SuspendResponse::OUTCOME_FAILED_SUSPEND: return "failed_suspend";
     case SuspendResponse::OUTCOME_FAILED_RESUME: return "failed_resume";
+    case SuspendResponse::OUTCOME_TESTED: return "tested";
     default: return "unknown";
   }
 }

@@ -24,7 +24,7 @@ using Clock = std::chrono::system_clock;
 std::string_view SystemStateName(power::v1::SystemState state);
 
 // "resumed", "aborted_by_lease", "aborted_by_wake", "failed_suspend",
-// "failed_resume"; "unspecified" / "unknown" as above.
+// "failed_resume", "tested"; "unspecified" / "unknown" as above.
 std::string_view OutcomeName(power::v1::SuspendResponse::Outcome outcome);
 
 // "suspend", "resume"; "unspecified" / "unknown" as above.

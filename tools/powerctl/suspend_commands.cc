@@ -28,6 +28,7 @@ struct SuspendOptions {
   uint64_t expected_generation = 0;
   bool expected_generation_given = false;  // Set after parsing.
   bool plan = false;
+  std::string test;  // "", "drivers" or "hal".
 };
 
 // Whether `path` can be written: checked before suspending, so that a typo
@@ -61,6 +62,8 @@ Result<power::v1::SuspendRequest> BuildRequest(const SuspendOptions& options) {
   if (wake_after.count() > 0) *request.mutable_wake_after() = ToProtoDuration(wake_after);
   if (wait.count() > 0) *request.mutable_wait() = ToProtoDuration(wait);
   request.set_trace(!options.trace_file.empty());
+  if (options.test == "drivers") request.set_test(power::v1::SuspendRequest::TEST_MODE_DRIVERS);
+  if (options.test == "hal") request.set_test(power::v1::SuspendRequest::TEST_MODE_HAL);
   if (options.expected_generation_given) {
     request.set_expected_generation(options.expected_generation);
   }
@@ -97,7 +100,9 @@ int RunSuspend(const GlobalOptions& globals, const Io& io, const SuspendOptions&
       return ReportError(io, globals, written.error());
     }
   }
-  return response->outcome() == SuspendResponse::OUTCOME_RESUMED ? kExitOk : kExitFailed;
+  const bool ok = response->outcome() == SuspendResponse::OUTCOME_RESUMED ||
+                  response->outcome() == SuspendResponse::OUTCOME_TESTED;
+  return ok ? kExitOk : kExitFailed;
 }
 
 int RunResume(const GlobalOptions& globals, const Io& io, const std::string& reason) {
@@ -142,6 +147,13 @@ void AddSuspendCommands(CLI::App& app, const GlobalOptions& globals, const Io& i
                          "Refuse to suspend unless the wake generation (see `powerctl "
                          "status`) still equals N")
             ->type_name("N");
+    suspend
+        ->add_option("--test", options->test,
+                     "Do not sleep: go as far as PHASE, then resume (like Linux's pm_test): "
+                     "'drivers' suspends every driver and resumes them at once; 'hal' also "
+                     "commits (leases and wakes checked) but does not enter the HAL")
+        ->check(CLI::IsMember({"drivers", "hal"}))
+        ->type_name("PHASE");
     suspend->add_flag("--plan", options->plan,
                       "Do not suspend: print the drivers a suspend would take down, wave by "
                       "wave, what would refuse it now and how long it is expected to take");

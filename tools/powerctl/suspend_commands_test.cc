@@ -167,5 +167,25 @@ TEST_F(PowerctlTest, ResumeErrorNamesTheCall) {
   EXPECT_EQ(outcome.err, "powerctl: Power.Resume: uid 1000 may not resume\n");
 }
 
+TEST_F(PowerctlTest, SuspendTestSendsThePhaseAndATestedOutcomeExitsZero) {
+  FakePowerConfig config;
+  config.suspend.set_outcome(SuspendResponse::OUTCOME_TESTED);
+  config.suspend.set_wake_reason("test: drivers");
+  Serve(config);
+  Outcome outcome = Run({"suspend", "--test", "drivers"});
+  EXPECT_EQ(outcome.exit_code, 0) << outcome.err;
+  EXPECT_THAT(outcome.out, HasSubstr("outcome:         tested"));
+  ASSERT_EQ(Run({"suspend", "--test", "hal"}).exit_code, 0);
+  auto requests = fake().suspend_requests();
+  ASSERT_EQ(requests.size(), 2u);
+  EXPECT_EQ(requests[0].test(), power::v1::SuspendRequest::TEST_MODE_DRIVERS);
+  EXPECT_EQ(requests[1].test(), power::v1::SuspendRequest::TEST_MODE_HAL);
+
+  outcome = Run({"suspend", "--test", "sleep"});
+  EXPECT_EQ(outcome.exit_code, 2);
+  EXPECT_THAT(outcome.err, HasSubstr("--test"));
+  EXPECT_EQ(fake().suspend_requests().size(), 2u) << "nothing sent for a bad phase";
+}
+
 }  // namespace
 }  // namespace trellis::powerctl
