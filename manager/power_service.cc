@@ -1,5 +1,7 @@
 #include "manager/power_service.h"
 
+#include <google/protobuf/util/time_util.h>
+
 #include "manager/manager.h"
 #include "runtime/rpc/finisher.h"
 #include "runtime/rpc/status.h"
@@ -18,6 +20,8 @@ constexpr size_t kMaxLeaseName = 128;
 // refused (RESOURCE_EXHAUSTED) before it can pin the system awake with
 // thousands of streams.
 constexpr size_t kMaxLeasesPerClient = 128;
+// Suspend blockers in all: each one can hold every suspend up for 5 s.
+constexpr size_t kMaxBlockers = 64;
 
 }  // namespace
 
@@ -118,6 +122,65 @@ grpc::ServerUnaryReactor* PowerService::ListLeases(grpc::CallbackServerContext* 
   (void)manager_->dispatcher_.Post([this, response, finisher = std::move(finisher)]() mutable {
     *response = manager_->governor_->Leases();
     finisher.Finish(grpc::Status::OK);
+  });
+  return reactor;
+}
+
+grpc::ServerWriteReactor<power::v1::SuspendBlockerEvent>* PowerService::RegisterSuspendBlocker(
+    grpc::CallbackServerContext* context, const power::v1::RegisterSuspendBlockerRequest* request) {
+  using google::protobuf::util::TimeUtil;
+  auto [reactor, stream] = rpc::ServerStream<power::v1::SuspendBlockerEvent>::Create();
+  if (request->name().empty() || request->name().size() > kMaxLeaseName) {
+    stream->Finish(StatusOf(ErrorCode::kInvalidArgument, "a suspend blocker needs a name of 1.." +
+                                                             std::to_string(kMaxLeaseName) +
+                                                             " bytes"));
+    return reactor;
+  }
+  if (TimeUtil::DurationToNanoseconds(request->deadline()) < 0) {
+    stream->Finish(StatusOf(ErrorCode::kInvalidArgument,
+                            "a suspend blocker's deadline must not be negative"));
+    return reactor;
+  }
+  power::SuspendBlockers::Info info{
+      .name = request->name(),
+      .deadline = std::chrono::milliseconds(TimeUtil::DurationToMilliseconds(request->deadline()))};
+  if (auto peer = manager_->acceptor_->Lookup(context->peer())) {
+    info.pid = static_cast<uint32_t>(peer->pid);
+  }
+  auto posted = manager_->dispatcher_.Post([this, stream, info = std::move(info)]() mutable {
+    auto& blockers = manager_->governor_->blockers();
+    if (blockers.size() >= kMaxBlockers) {
+      stream->Finish(StatusOf(ErrorCode::kResourceExhausted,
+                              std::to_string(kMaxBlockers) + " suspend blockers are registered, "
+                                                             "the most there may be"));
+      return;
+    }
+    uint64_t id = blockers.Add(std::move(info), [stream](const power::v1::SuspendBlockerEvent& e) {
+      return stream->Send(e);
+    });
+    // Closing, cancelling or dying unregisters it (a pending
+    // acknowledgement counts as given).
+    stream->OnClosed([this, id] {
+      (void)manager_->dispatcher_.Post([this, id] { manager_->governor_->blockers().Remove(id); });
+    });
+  });
+  if (!posted) stream->Finish(StatusOf(ErrorCode::kUnavailable, kShuttingDown));
+  return reactor;
+}
+
+grpc::ServerUnaryReactor* PowerService::AckSuspendBlocker(
+    grpc::CallbackServerContext* context, const power::v1::AckSuspendBlockerRequest* request,
+    power::v1::AckSuspendBlockerResponse*) {
+  auto* reactor = context->DefaultReactor();
+  UnaryFinisher finisher(reactor, kShuttingDown);
+  uint32_t pid = 0;
+  if (auto peer = manager_->acceptor_->Lookup(context->peer())) {
+    pid = static_cast<uint32_t>(peer->pid);
+  }
+  (void)manager_->dispatcher_.Post([this, request, pid, finisher = std::move(finisher)]() mutable {
+    auto acked =
+        manager_->governor_->blockers().Ack(request->blocker_id(), request->seq(), pid);
+    finisher.Finish(acked ? grpc::Status::OK : ToStatus(acked.error()));
   });
   return reactor;
 }

@@ -34,6 +34,12 @@ class PowerService final : public power::v1::Power::CallbackService {
   grpc::ServerUnaryReactor* Stats(grpc::CallbackServerContext* context,
                                   const power::v1::StatsRequest* request,
                                   power::v1::StatsResponse* response) override;
+  grpc::ServerWriteReactor<power::v1::SuspendBlockerEvent>* RegisterSuspendBlocker(
+      grpc::CallbackServerContext* context,
+      const power::v1::RegisterSuspendBlockerRequest* request) override;
+  grpc::ServerUnaryReactor* AckSuspendBlocker(grpc::CallbackServerContext* context,
+                                              const power::v1::AckSuspendBlockerRequest* request,
+                                              power::v1::AckSuspendBlockerResponse* response) override;
   grpc::ServerUnaryReactor* PlanSuspend(grpc::CallbackServerContext* context,
                                         const power::v1::PlanSuspendRequest* request,
                                         power::v1::SuspendPlan* response) override;

@@ -76,6 +76,7 @@ Governor::Governor(UnownedDispatcher dispatcher, Platform* platform,
     : dispatcher_(std::move(dispatcher)),
       platform_(platform),
       hal_(std::move(hal)),
+      blockers_(dispatcher_),
       since_(std::chrono::system_clock::now()) {}
 
 Governor::~Governor() = default;
@@ -168,6 +169,21 @@ void Governor::StartAttempt() {
   a.start = std::chrono::steady_clock::now();
   a.start_generation = generation_;
   SetState(v1::SYSTEM_STATE_SUSPENDING, "");
+  // Suspend blockers first; a lease one of them takes aborts (AcquireLease).
+  uint64_t seq = a.seq;
+  blockers_.BeforeSuspend([this, seq](std::vector<std::string> missed) {
+    if (attempt_ == nullptr || attempt_->seq != seq || attempt_->aborting) return;
+    for (auto& name : missed) {
+      SetState(v1::SYSTEM_STATE_SUSPENDING,
+               "suspend blocker '" + name + "' missed its deadline; going on without it");
+      attempt_->response.add_missed_blockers(std::move(name));
+    }
+    SuspendDrivers();
+  });
+}
+
+void Governor::SuspendDrivers() {
+  Attempt& a = *attempt_;
   a.plan = platform_->PowerTargets();
   size_t n = a.plan.size();
   a.children.assign(n, {});
@@ -180,7 +196,7 @@ void Governor::StartAttempt() {
       ++a.unsuspended_children[p];
     }
   }
-  uint64_t seq = a.seq;
+  const uint64_t seq = a.seq;
   for (size_t i = 0; i < n; ++i) {
     // A launch can complete inline and abort the attempt.
     if (attempt_ == nullptr || attempt_->seq != seq || attempt_->aborting) return;
@@ -488,6 +504,7 @@ void Governor::MaybeFinish() {
                            ? "resumed: " + r.wake_reason()
                            : v1::SuspendResponse::Outcome_Name(r.outcome()) + ": " + r.error();
   SetState(v1::SYSTEM_STATE_RUNNING, detail);
+  blockers_.AfterResume();
   attempt->done(std::move(r));
 }
 
@@ -616,6 +633,11 @@ v1::SuspendPlan Governor::Plan() {
                          "' held by " + lease.info.holder + " (pid " +
                          std::to_string(lease.info.pid) + ") for " + std::to_string(held.count()) +
                          " s");
+  }
+  for (auto& line : blockers_.Describe()) {
+    auto* obstacle = plan.add_obstacles();
+    obstacle->set_kind(v1::SuspendPlan::Obstacle::KIND_BLOCKER);
+    obstacle->set_detail(std::move(line));
   }
   if (!history_.empty()) {
     std::chrono::nanoseconds suspend{0}, resume{0};

@@ -4,11 +4,12 @@
 //   Running → Suspending → Suspended → Resuming → Running
 //
 // Suspend: refused while wake leases are held (or waits for them, with a
-// deadline). Drivers suspend children before parents; independent subtrees
-// and hosts in parallel. A driver error or missed deadline, a lease granted
-// or a wake reported at any point before the commit aborts: every driver
-// already suspended is resumed exactly once, parents before children, and
-// the system is Running again. The commit (state Suspended, then the HAL)
+// deadline). Suspend blockers are told and acknowledge (or miss their
+// deadline) before any driver suspends. Drivers suspend children before
+// parents; independent subtrees and hosts in parallel. A driver error or
+// missed deadline, a lease granted or a wake reported at any point before
+// the commit aborts: every driver already suspended is resumed exactly
+// once, parents before children, and the system is Running again. The commit (state Suspended, then the HAL)
 // happens in one dispatcher task, so a lease or wake is either seen before
 // it (abort) or after it (wake): never lost.
 //
@@ -29,6 +30,7 @@
 #include <string>
 #include <vector>
 
+#include "power/suspend_blockers.h"
 #include "power/suspend_hal.h"
 #include "runtime/dispatcher.h"
 #include "runtime/error.h"
@@ -122,6 +124,10 @@ class Governor {
   // Power.PlanSuspend: what a suspend started now would do (PlanSteps),
   // what would refuse it, and its expected times from past runs.
   v1::SuspendPlan Plan();
+
+  // Suspend blockers (suspend_blockers.h): each suspend waits for their
+  // acknowledgements of BeforeSuspend, up to their deadlines.
+  SuspendBlockers& blockers() { return blockers_; }
   // Fails a waiting or running suspend request (manager shutdown).
   void Shutdown();
 
@@ -135,6 +141,7 @@ class Governor {
   void SetState(v1::SystemState state, std::string detail);
   std::string DescribeLeases() const;
   void StartAttempt();
+  void SuspendDrivers();
   void FinishWait(Result<void> result);
   void LaunchSuspend(int index);
   void OnSuspended(int index, uint64_t started_us, Result<uint64_t> result);
@@ -154,6 +161,7 @@ class Governor {
   const UnownedDispatcher dispatcher_;
   Platform* const platform_;
   const std::unique_ptr<SuspendHal> hal_;
+  SuspendBlockers blockers_;
 
   v1::SystemState state_ = v1::SYSTEM_STATE_RUNNING;
   std::chrono::system_clock::time_point since_;

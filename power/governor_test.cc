@@ -328,5 +328,109 @@ TEST_F(GovernorTest, TestModeRefusesWakeAfterAndStillAbortsOnALease) {
   EXPECT_EQ(response->outcome(), SuspendResponse::OUTCOME_ABORTED_BY_LEASE);
 }
 
+// Suspend blockers: what a blocker's stream would carry.
+struct BlockerEvents {
+  std::vector<v1::SuspendBlockerEvent> events;
+  std::function<void(const v1::SuspendBlockerEvent&)> on_event;
+  SuspendBlockers::Sink Sink() {
+    return [this](const v1::SuspendBlockerEvent& e) {
+      events.push_back(e);
+      if (on_event) on_event(e);
+      return true;
+    };
+  }
+  std::vector<v1::SuspendBlockerEvent::Kind> kinds() const {
+    std::vector<v1::SuspendBlockerEvent::Kind> out;
+    for (const auto& e : events) out.push_back(e.kind());
+    return out;
+  }
+};
+
+TEST_F(GovernorTest, ASuspendWaitsForItsBlockersAcknowledgement) {
+  BlockerEvents blocker;
+  uint64_t id = Run([&] {
+    return governor_->blockers().Add({.name = "sync", .pid = 7}, blocker.Sink());
+  });
+  auto done = StartSuspend();
+  Run([&] {
+    ASSERT_EQ(blocker.events.size(), 2u);
+    EXPECT_EQ(blocker.events[1].kind(), v1::SuspendBlockerEvent::KIND_BEFORE_SUSPEND);
+    EXPECT_TRUE(platform_.calls.empty()) << "no driver suspends before the acknowledgement";
+    EXPECT_EQ(governor_->blockers().Ack(id, blocker.events[1].seq() + 1, 7).error().code(),
+              ErrorCode::kFailedPrecondition);
+    EXPECT_EQ(governor_->blockers().Ack(id, blocker.events[1].seq(), 8).error().code(),
+              ErrorCode::kPermissionDenied);
+    EXPECT_EQ(governor_->blockers().Ack(id + 1, blocker.events[1].seq(), 7).error().code(),
+              ErrorCode::kNotFound);
+    ASSERT_TRUE(governor_->blockers().Ack(id, blocker.events[1].seq(), 7));
+  });
+  AwaitState(v1::SYSTEM_STATE_SUSPENDED);
+  Run([&] { governor_->Resume("test"); });
+  auto response = done.get();
+  ASSERT_TRUE(response.has_value());
+  EXPECT_EQ(response->outcome(), SuspendResponse::OUTCOME_RESUMED);
+  EXPECT_TRUE(response->missed_blockers().empty());
+  Run([&] {
+    using K = v1::SuspendBlockerEvent;
+    EXPECT_EQ(blocker.kinds(), (std::vector{K::KIND_REGISTERED, K::KIND_BEFORE_SUSPEND,
+                                            K::KIND_AFTER_RESUME}));
+  });
+}
+
+TEST_F(GovernorTest, ABlockerThatStallsIsSkippedAtItsDeadline) {
+  BlockerEvents stalls, acks;
+  Run([&] {
+    governor_->blockers().Add({.name = "stalls", .deadline = std::chrono::milliseconds(20)},
+                              stalls.Sink());
+    uint64_t id = governor_->blockers().Add({.name = "acks"}, acks.Sink());
+    acks.on_event = [&, id](const v1::SuspendBlockerEvent& e) {
+      if (e.kind() != v1::SuspendBlockerEvent::KIND_BEFORE_SUSPEND) return;
+      (void)dispatcher_.Post([&, id, seq = e.seq()] { (void)governor_->blockers().Ack(id, seq, 0); });
+    };
+  });
+  auto done = StartSuspend();
+  AwaitState(v1::SYSTEM_STATE_SUSPENDED);  // Without the stalled blocker.
+  Run([&] { governor_->Resume("test"); });
+  auto response = done.get();
+  ASSERT_TRUE(response.has_value());
+  EXPECT_EQ(response->outcome(), SuspendResponse::OUTCOME_RESUMED);
+  EXPECT_EQ(std::vector<std::string>(response->missed_blockers().begin(),
+                                     response->missed_blockers().end()),
+            std::vector<std::string>{"stalls"});
+  Run([&] { EXPECT_EQ(stalls.events.back().kind(), v1::SuspendBlockerEvent::KIND_AFTER_RESUME); });
+}
+
+TEST_F(GovernorTest, ABlockerThatTakesALeaseAbortsTheSuspend) {
+  BlockerEvents blocker;
+  Run([&] {
+    blocker.on_event = [&](const v1::SuspendBlockerEvent& e) {
+      if (e.kind() != v1::SuspendBlockerEvent::KIND_BEFORE_SUSPEND) return;
+      (void)dispatcher_.Post([&] { governor_->AcquireLease({.name = "upload", .holder = "client"}); });
+    };
+    governor_->blockers().Add({.name = "net"}, blocker.Sink());
+  });
+  auto response = StartSuspend().get();
+  ASSERT_TRUE(response.has_value());
+  EXPECT_EQ(response->outcome(), SuspendResponse::OUTCOME_ABORTED_BY_LEASE);
+  Run([&] {
+    EXPECT_TRUE(platform_.calls.empty()) << "no driver was suspended";
+    EXPECT_EQ(blocker.events.back().kind(), v1::SuspendBlockerEvent::KIND_AFTER_RESUME);
+    EXPECT_EQ(governor_->state(), v1::SYSTEM_STATE_RUNNING);
+  });
+}
+
+TEST_F(GovernorTest, ABlockerThatGoesAwayNoLongerHoldsTheSuspend) {
+  BlockerEvents blocker;
+  uint64_t id = Run([&] { return governor_->blockers().Add({.name = "gone"}, blocker.Sink()); });
+  auto done = StartSuspend();
+  Run([&] {
+    EXPECT_TRUE(platform_.calls.empty());
+    governor_->blockers().Remove(id);
+  });
+  AwaitState(v1::SYSTEM_STATE_SUSPENDED);
+  Run([&] { governor_->Resume("test"); });
+  ASSERT_TRUE(done.get().has_value());
+}
+
 }  // namespace
 }  // namespace trellis::power

@@ -15,7 +15,7 @@ int RunWhyNot(const GlobalOptions& globals, const Io& io) {
   auto plan = FetchPlan(globals);
   if (!plan) return ReportError(io, globals, plan.error());
   Print(io, globals.json ? DumpJson(ObstaclesToJson(*plan)) + "\n" : FormatWhyNot(*plan));
-  return plan->obstacles().empty() ? kExitOk : kExitFailed;
+  return WouldRefuse(*plan) ? kExitFailed : kExitOk;
 }
 
 }  // namespace

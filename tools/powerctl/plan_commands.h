@@ -4,8 +4,9 @@
 //     Prints the drivers a suspend would take down, wave by wave, what
 //     would refuse it now and how long it is expected to take.
 //   powerctl why-not
-//     One line per reason a suspend would be refused now; exit 0 if there
-//     is none, 1 if there is one, 2 if the call failed.
+//     One line per reason a suspend would be refused or delayed now (a
+//     suspend blocker only delays); exit 0 if nothing refuses it, 1 if
+//     something does, 2 if the call failed.
 #pragma once
 
 #include <CLI/CLI.hpp>

@@ -50,7 +50,7 @@ TEST_F(PowerctlTest, PlanPrintsTheWavesAndWhatWouldRefuse) {
       outcome.out,
       AllOf(HasSubstr("2 drivers in 2 waves; system running, wake generation 4"),
             HasSubstr("1     root.sys.disk0.block.p1  gpt"), HasSubstr("root.sys.disk0.block.p1\n"),
-            HasSubstr("no past suspend"), HasSubstr("would refuse now:\n  wake lease 3 'backup'")));
+            HasSubstr("no past suspend"), HasSubstr("in the way now:\n  wake lease 3 'backup'")));
   EXPECT_TRUE(fake().suspend_requests().empty()) << "--plan does not suspend";
 }
 
@@ -81,6 +81,19 @@ TEST_F(PowerctlTest, WhyNotWithNothingInTheWayExitsZero) {
   EXPECT_EQ(outcome.out, "nothing: a suspend would start now\n");
   outcome = Run({"why-not", "--json"});
   EXPECT_EQ(outcome.out, "[]\n");
+}
+
+TEST_F(PowerctlTest, ABlockerDelaysButDoesNotRefuse) {
+  FakePowerConfig config = WithPlan(false);
+  auto* obstacle = config.plan.add_obstacles();
+  obstacle->set_kind(power::v1::SuspendPlan::Obstacle::KIND_BLOCKER);
+  obstacle->set_detail("suspend blocker 1 'sync' (pid 7) delays it up to 2000 ms");
+  Serve(config);
+  Outcome outcome = Run({"why-not"});
+  EXPECT_EQ(outcome.exit_code, 0) << outcome.err;
+  EXPECT_EQ(outcome.out,
+            "nothing: a suspend would start now\n"
+            "suspend blocker 1 'sync' (pid 7) delays it up to 2000 ms\n");
 }
 
 }  // namespace

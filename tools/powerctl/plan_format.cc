@@ -1,5 +1,6 @@
 #include "tools/powerctl/plan_format.h"
 
+#include <algorithm>
 #include <chrono>
 #include <string_view>
 
@@ -18,6 +19,8 @@ std::string_view KindName(SuspendPlan::Obstacle::Kind kind) {
       return "state";
     case SuspendPlan::Obstacle::KIND_LEASE:
       return "lease";
+    case SuspendPlan::Obstacle::KIND_BLOCKER:
+      return "blocker";
     case SuspendPlan::Obstacle::KIND_UNSPECIFIED:
       return "unspecified";
     default:
@@ -36,9 +39,14 @@ Json SecondsOrNull(const SuspendPlan& plan, const google::protobuf::Duration& du
 
 }  // namespace
 
+bool WouldRefuse(const SuspendPlan& plan) {
+  return std::ranges::any_of(plan.obstacles(), [](const auto& obstacle) {
+    return obstacle.kind() != SuspendPlan::Obstacle::KIND_BLOCKER;
+  });
+}
+
 std::string FormatWhyNot(const SuspendPlan& plan) {
-  if (plan.obstacles().empty()) return "nothing: a suspend would start now\n";
-  std::string text;
+  std::string text = WouldRefuse(plan) ? "" : "nothing: a suspend would start now\n";
   for (const auto& obstacle : plan.obstacles()) text += obstacle.detail() + "\n";
   return text;
 }
@@ -65,7 +73,7 @@ std::string FormatPlan(const SuspendPlan& plan) {
             ", resume " + DurationText(ToNanoseconds(plan.expected_resume())) +
             " (mean of the last " + Plural(plan.history(), "run") + ")\n";
   }
-  text += plan.obstacles().empty() ? "nothing would refuse it now\n" : "would refuse now:\n";
+  text += plan.obstacles().empty() ? "nothing would refuse or delay it now\n" : "in the way now:\n";
   for (const auto& obstacle : plan.obstacles()) text += "  " + obstacle.detail() + "\n";
   return text;
 }

@@ -13,10 +13,15 @@ namespace trellis::powerctl {
 // A header line ("7 drivers in 3 waves; system running, wake generation
 // 4"), one table of WAVE NODE DRIVER HOST TIMEOUT AFTER rows, the expected
 // times ("expected: suspend 12ms, resume 8ms (mean of the last 5 runs)"),
-// then FormatWhyNot's lines under "would refuse now:".
+// then the obstacles under "in the way now:".
 std::string FormatPlan(const power::v1::SuspendPlan& plan);
 
-// One line per obstacle; "nothing: a suspend would start now" if none.
+// Whether an obstacle other than a suspend blocker (which only delays) is
+// in the way.
+bool WouldRefuse(const power::v1::SuspendPlan& plan);
+
+// One line per obstacle, after "nothing: a suspend would start now" if
+// none of them refuses it.
 std::string FormatWhyNot(const power::v1::SuspendPlan& plan);
 
 // {"state", "wake_generation", "waves", "steps": [{"wave", "node",
@@ -25,8 +30,8 @@ std::string FormatWhyNot(const power::v1::SuspendPlan& plan);
 // null without history.
 Json PlanToJson(const power::v1::SuspendPlan& plan);
 
-// [{"kind": "state"|"lease", "detail", "lease_id"}], lease_id null for a
-// state obstacle.
+// [{"kind": "state"|"lease"|"blocker", "detail", "lease_id"}], lease_id
+// null but for a lease.
 Json ObstaclesToJson(const power::v1::SuspendPlan& plan);
 
 }  // namespace trellis::powerctl
