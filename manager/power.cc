@@ -54,6 +54,8 @@ std::vector<power::Target> Manager::PowerTargets() {
     }
     target.suspend_timeout = OrDefault(power.suspend_timeout_ms(), options_.power_timeout);
     target.resume_timeout = OrDefault(power.resume_timeout_ms(), options_.power_timeout);
+    target.suspend_target = std::chrono::milliseconds(power.suspend_target_ms());
+    target.resume_target = std::chrono::milliseconds(power.resume_target_ms());
     index[node] = static_cast<int>(targets.size());
     targets.push_back(std::move(target));
   });
@@ -264,12 +266,23 @@ void Manager::CommandAlarm(ClientGrant grant, std::chrono::milliseconds after,
 
 void Manager::GrantLeaseOnStream(
     std::shared_ptr<rpc::ServerStream<power::v1::WakeLeaseEvent>> stream, power::LeaseInfo info) {
-  uint64_t id = governor_->AcquireLease(std::move(info));
+  // Release requests, and the end of a lease revoked or handed off.
+  info.notify = [weak = std::weak_ptr(stream)](const power::v1::WakeLeaseEvent& event, bool last) {
+    auto stream = weak.lock();
+    if (stream == nullptr) return;
+    stream->Send(event);
+    if (last) stream->Finish(grpc::Status::OK);
+  };
+  auto id = governor_->AcquireLease(std::move(info));
+  if (!id) {
+    stream->Finish(rpc::ToStatus(id.error()));
+    return;
+  }
   power::v1::WakeLeaseEvent granted;
-  granted.mutable_granted()->set_lease_id(id);
+  granted.mutable_granted()->set_lease_id(*id);
   stream->Send(std::move(granted));
   // The holder closing the stream, cancelling it or dying releases it.
-  stream->OnClosed([this, id] {
+  stream->OnClosed([this, id = *id] {
     (void)dispatcher_.Post([this, id] { governor_->ReleaseLease(id); });
   });
 }

@@ -25,6 +25,11 @@ constexpr size_t kMaxBlockers = 64;
 
 }  // namespace
 
+uint32_t PowerService::PeerPid(grpc::CallbackServerContext* context) const {
+  auto peer = manager_->acceptor_->Lookup(context->peer());
+  return peer ? static_cast<uint32_t>(peer->pid) : 0;
+}
+
 grpc::ServerUnaryReactor* PowerService::Status(grpc::CallbackServerContext* context,
                                                const power::v1::StatusRequest*,
                                                power::v1::StatusResponse* response) {
@@ -42,17 +47,21 @@ grpc::ServerUnaryReactor* PowerService::Suspend(grpc::CallbackServerContext* con
                                                 power::v1::SuspendResponse* response) {
   auto* reactor = context->DefaultReactor();
   UnaryFinisher finisher(reactor, kShuttingDown);
-  (void)manager_->dispatcher_.Post([this, request, response,
+  const uint32_t pid = PeerPid(context);
+  (void)manager_->dispatcher_.Post([this, request, response, pid,
                                     finisher = std::move(finisher)]() mutable {
-    manager_->governor_->Suspend(*request, [response, finisher = std::move(finisher)](
-                                               Result<power::v1::SuspendResponse> result) mutable {
-      if (!result) {
-        finisher.Finish(ToStatus(result.error().WithContext("suspend")));
-        return;
-      }
-      *response = std::move(*result);
-      finisher.Finish(grpc::Status::OK);
-    });
+    manager_->governor_->Suspend(
+        *request,
+        [response, finisher = std::move(finisher)](
+            Result<power::v1::SuspendResponse> result) mutable {
+          if (!result) {
+            finisher.Finish(ToStatus(result.error().WithContext("suspend")));
+            return;
+          }
+          *response = std::move(*result);
+          finisher.Finish(grpc::Status::OK);
+        },
+        pid);
   });
   return reactor;
 }
@@ -95,7 +104,24 @@ grpc::ServerWriteReactor<power::v1::WakeLeaseEvent>* PowerService::AcquireWakeLe
                  "a wake lease needs a name of 1.." + std::to_string(kMaxLeaseName) + " bytes"));
     return reactor;
   }
-  power::LeaseInfo info{.name = request->name(), .holder = "client"};
+  if (!request->token().empty()) {
+    if (auto token = power::LeaseTable::CheckToken(request->token()); !token) {
+      stream->Finish(ToStatus(token.error()));
+      return reactor;
+    }
+  }
+  if (request->max_hold().seconds() < 0 || request->max_hold().nanos() < 0) {
+    stream->Finish(
+        StatusOf(ErrorCode::kInvalidArgument, "a wake lease's max_hold must not be negative"));
+    return reactor;
+  }
+  power::LeaseInfo info{
+      .name = request->name(),
+      .holder = "client",
+      .token = request->token(),
+      .parent = request->parent_lease_id(),
+      .max_hold = std::chrono::milliseconds(
+          google::protobuf::util::TimeUtil::DurationToMilliseconds(request->max_hold()))};
   if (auto peer = manager_->acceptor_->Lookup(context->peer())) {
     info.pid = static_cast<uint32_t>(peer->pid);
     info.uid = peer->uid;
@@ -173,14 +199,50 @@ grpc::ServerUnaryReactor* PowerService::AckSuspendBlocker(
     power::v1::AckSuspendBlockerResponse*) {
   auto* reactor = context->DefaultReactor();
   UnaryFinisher finisher(reactor, kShuttingDown);
-  uint32_t pid = 0;
-  if (auto peer = manager_->acceptor_->Lookup(context->peer())) {
-    pid = static_cast<uint32_t>(peer->pid);
-  }
+  const uint32_t pid = PeerPid(context);
   (void)manager_->dispatcher_.Post([this, request, pid, finisher = std::move(finisher)]() mutable {
     auto acked =
         manager_->governor_->blockers().Ack(request->blocker_id(), request->seq(), pid);
     finisher.Finish(acked ? grpc::Status::OK : ToStatus(acked.error()));
+  });
+  return reactor;
+}
+
+grpc::ServerUnaryReactor* PowerService::HandOffWakeLease(
+    grpc::CallbackServerContext* context, const power::v1::HandOffWakeLeaseRequest* request,
+    power::v1::HandOffWakeLeaseResponse* response) {
+  auto* reactor = context->DefaultReactor();
+  UnaryFinisher finisher(reactor, kShuttingDown);
+  const uint32_t pid = PeerPid(context);
+  if (request->deadline().seconds() < 0 || request->deadline().nanos() < 0) {
+    finisher.Finish(StatusOf(ErrorCode::kInvalidArgument, "a hand-off deadline must not be negative"));
+    return reactor;
+  }
+  (void)manager_->dispatcher_.Post(
+      [this, request, response, pid, finisher = std::move(finisher)]() mutable {
+        auto completed = manager_->governor_->HandOffLease(
+            request->lease_id(), request->token(), pid,
+            std::chrono::milliseconds(
+                google::protobuf::util::TimeUtil::DurationToMilliseconds(request->deadline())));
+        if (!completed) {
+          finisher.Finish(ToStatus(completed.error()));
+          return;
+        }
+        response->set_completed(*completed);
+        finisher.Finish(grpc::Status::OK);
+      });
+  return reactor;
+}
+
+grpc::ServerUnaryReactor* PowerService::CancelSuspend(grpc::CallbackServerContext* context,
+                                                      const power::v1::CancelSuspendRequest*,
+                                                      power::v1::CancelSuspendResponse*) {
+  auto* reactor = context->DefaultReactor();
+  UnaryFinisher finisher(reactor, kShuttingDown);
+  const uint32_t pid = PeerPid(context);
+  (void)manager_->dispatcher_.Post([this, pid, finisher = std::move(finisher)]() mutable {
+    finisher.Finish(ToStatus(manager_->governor_->CancelQueued(
+        pid != 0 ? "process " + std::to_string(pid) : std::string("a client"))));
   });
   return reactor;
 }

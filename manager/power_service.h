@@ -40,11 +40,19 @@ class PowerService final : public power::v1::Power::CallbackService {
   grpc::ServerUnaryReactor* AckSuspendBlocker(grpc::CallbackServerContext* context,
                                               const power::v1::AckSuspendBlockerRequest* request,
                                               power::v1::AckSuspendBlockerResponse* response) override;
+  grpc::ServerUnaryReactor* HandOffWakeLease(grpc::CallbackServerContext* context,
+                                             const power::v1::HandOffWakeLeaseRequest* request,
+                                             power::v1::HandOffWakeLeaseResponse* response) override;
+  grpc::ServerUnaryReactor* CancelSuspend(grpc::CallbackServerContext* context,
+                                          const power::v1::CancelSuspendRequest* request,
+                                          power::v1::CancelSuspendResponse* response) override;
   grpc::ServerUnaryReactor* PlanSuspend(grpc::CallbackServerContext* context,
                                         const power::v1::PlanSuspendRequest* request,
                                         power::v1::SuspendPlan* response) override;
 
  private:
+  // The calling process, from the acceptor's SO_PEERCRED record; 0 if unknown.
+  uint32_t PeerPid(grpc::CallbackServerContext* context) const;
   Manager* manager_;
 };
 

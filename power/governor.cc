@@ -37,6 +37,11 @@ std::chrono::nanoseconds ToNanos(const google::protobuf::Duration& d) {
   return std::chrono::nanoseconds(TimeUtil::DurationToNanoseconds(d));
 }
 
+google::protobuf::Timestamp ToTimestamp(std::chrono::system_clock::time_point t) {
+  return TimeUtil::NanosecondsToTimestamp(
+      std::chrono::duration_cast<std::chrono::nanoseconds>(t.time_since_epoch()).count());
+}
+
 std::chrono::milliseconds ToMillis(const google::protobuf::Duration& d) {
   return std::chrono::milliseconds(TimeUtil::DurationToMilliseconds(d));
 }
@@ -50,6 +55,10 @@ struct Governor::Attempt {
   v1::SuspendRequest request;
   SuspendDone done;
   bool waiting = false;  // For leases to be released; nothing started yet.
+  std::chrono::system_clock::time_point queued_at;
+  std::optional<std::chrono::system_clock::time_point> queued_until;
+  bool forced = false;  // A when_idle suspend went ahead despite leases.
+  uint32_t pid = 0;     // Of the client that asked; 0 if unknown.
   std::chrono::steady_clock::time_point start;
   uint64_t start_generation = 0;
 
@@ -77,7 +86,13 @@ Governor::Governor(UnownedDispatcher dispatcher, Platform* platform,
       platform_(platform),
       hal_(std::move(hal)),
       blockers_(dispatcher_),
-      since_(std::chrono::system_clock::now()) {}
+      since_(std::chrono::system_clock::now()),
+      leases_(
+          dispatcher_,
+          [this](std::string detail) {
+            SetState(state_, std::move(detail));
+          },
+          [this] { LeaseEnded(); }) {}
 
 Governor::~Governor() = default;
 
@@ -92,19 +107,7 @@ void Governor::SetState(v1::SystemState state, std::string detail) {
   platform_->PowerEvent(event);
 }
 
-std::string Governor::DescribeLeases() const {
-  std::string text;
-  auto now = std::chrono::system_clock::now();
-  for (const auto& [id, lease] : leases_) {
-    if (!text.empty()) text += "; ";
-    auto held = std::chrono::duration_cast<std::chrono::milliseconds>(now - lease.since);
-    text += "'" + lease.info.name + "' (" + lease.info.holder + ", pid " +
-            std::to_string(lease.info.pid) + ", held " + std::to_string(held.count()) + " ms)";
-  }
-  return text;
-}
-
-void Governor::Suspend(const v1::SuspendRequest& request, SuspendDone done) {
+void Governor::Suspend(const v1::SuspendRequest& request, SuspendDone done, uint32_t pid) {
   if (shut_down_) {
     done(Fail(ErrorCode::kUnavailable, "the manager is shutting down"));
     return;
@@ -113,6 +116,18 @@ void Governor::Suspend(const v1::SuspendRequest& request, SuspendDone done) {
       (request.has_wait() && request.wait().seconds() < 0) || request.wake_after().nanos() < 0 ||
       request.wait().nanos() < 0) {
     done(Fail(ErrorCode::kInvalidArgument, "suspend: wake_after and wait must not be negative"));
+    return;
+  }
+  if (request.when_idle() && request.has_wait()) {
+    done(Fail(ErrorCode::kInvalidArgument,
+              "suspend: when_idle waits for leases by itself; wait does not apply"));
+    return;
+  }
+  if (request.has_not_later_than() &&
+      (!request.when_idle() || request.not_later_than().seconds() < 0 ||
+       request.not_later_than().nanos() < 0)) {
+    done(Fail(ErrorCode::kInvalidArgument,
+              "suspend: not_later_than needs when_idle and must not be negative"));
     return;
   }
   if (request.test() != v1::SuspendRequest::TEST_MODE_NONE && request.has_wake_after()) {
@@ -129,33 +144,61 @@ void Governor::Suspend(const v1::SuspendRequest& request, SuspendDone done) {
   if (request.has_expected_generation() && request.expected_generation() != generation_) {
     done(Fail(ErrorCode::kFailedPrecondition,
               "suspend refused: wake generation is " + std::to_string(generation_) + ", not " +
-                  std::to_string(request.expected_generation()) + " — a wake arrived since"));
+                  std::to_string(request.expected_generation()) + " — a wake or a wake lease arrived since"));
     return;
   }
   auto wait = ToMillis(request.wait());
-  if (!leases_.empty() && wait.count() <= 0) {
+  if (!leases_.empty() && wait.count() <= 0 && !request.when_idle()) {
     done(Fail(ErrorCode::kFailedPrecondition, "suspend refused: " + std::to_string(leases_.size()) +
-                                                  " wake lease(s) held: " + DescribeLeases()));
+                                                  " wake lease(s) held: " + leases_.Describe()));
     return;
   }
   attempt_ = std::make_unique<Attempt>();
   attempt_->seq = next_attempt_++;
   attempt_->request = request;
   attempt_->done = std::move(done);
+  attempt_->pid = pid;
   if (leases_.empty()) {
     StartAttempt();
     return;
   }
   attempt_->waiting = true;
+  attempt_->queued_at = std::chrono::system_clock::now();
   uint64_t seq = attempt_->seq;
+  if (request.when_idle()) {
+    auto force_after = ToMillis(request.not_later_than());
+    if (!request.has_not_later_than()) return;  // As long as it takes.
+    attempt_->queued_until = attempt_->queued_at + force_after;
+    auto posted = dispatcher_.PostAfter(force_after, [this, alive = std::weak_ptr(alive_), seq] {
+      if (alive.expired()) return;
+      if (attempt_ == nullptr || attempt_->seq != seq || !attempt_->waiting) return;
+      Force();
+    });
+    if (!posted) FinishWait(Fail(ErrorCode::kUnavailable, "the manager is shutting down"));
+    return;
+  }
+  attempt_->queued_until = attempt_->queued_at + wait;
   auto posted = dispatcher_.PostAfter(wait, [this, alive = std::weak_ptr(alive_), seq, wait] {
     if (alive.expired()) return;
     if (attempt_ == nullptr || attempt_->seq != seq || !attempt_->waiting) return;
     FinishWait(Fail(ErrorCode::kDeadlineExceeded,
                     "suspend gave up after waiting " + std::to_string(wait.count()) +
-                        " ms: wake lease(s) still held: " + DescribeLeases()));
+                        " ms: wake lease(s) still held: " + leases_.Describe()));
   });
   if (!posted) FinishWait(Fail(ErrorCode::kUnavailable, "the manager is shutting down"));
+}
+
+void Governor::Force() {
+  Attempt& a = *attempt_;
+  a.forced = true;
+  for (const auto& [id, lease] : leases_.held()) {
+    a.response.add_overridden_leases("wake lease " + std::to_string(id) + " '" + lease.info.name +
+                                     "' held by " + lease.info.holder + " (pid " +
+                                     std::to_string(lease.info.pid) + ")");
+  }
+  SetState(state_, "suspend --when idle reached its deadline; overriding " +
+                       std::to_string(leases_.size()) + " wake lease(s): " + leases_.Describe());
+  StartAttempt();
 }
 
 void Governor::FinishWait(Result<void> result) {
@@ -213,6 +256,13 @@ uint64_t Governor::MicrosSinceStart() const {
 
 void Governor::Record(const Target& target, v1::CallbackTiming::Phase phase, uint64_t start_us,
                       const Result<uint64_t>& result) {
+  if (result) {
+    const bool suspend = phase == v1::CallbackTiming::PHASE_SUSPEND;
+    latencies_.Record(target.node_path, target.driver,
+                      suspend ? DriverLatencies::Phase::kSuspend : DriverLatencies::Phase::kResume,
+                      std::chrono::microseconds(*result),
+                      suspend ? target.suspend_target : target.resume_target);
+  }
   if (!attempt_->request.trace()) return;
   auto* timing = attempt_->response.add_timings();
   timing->set_driver(target.driver);
@@ -300,9 +350,9 @@ void Governor::MaybeCommit() {
 void Governor::Commit() {
   Attempt& a = *attempt_;
   // Leases and wakes abort as they arrive; this is the last line.
-  if (!leases_.empty()) {
+  if (!leases_.empty() && !a.forced) {
     Abort(v1::SuspendResponse::OUTCOME_ABORTED_BY_LEASE,
-          "wake lease(s) held at commit: " + DescribeLeases(), "");
+          "wake lease(s) held at commit: " + leases_.Describe(), "");
     return;
   }
   if (generation_ != a.start_generation) {
@@ -406,9 +456,9 @@ void Governor::LaunchResume(int index) {
     // Taken for the driver before it runs again, so the system cannot
     // suspend before the driver has handled its wake.
     std::string name = "wake:" + a.response.wake_reason();
-    uint64_t id = next_lease_++;
-    leases_[id] = Lease{{name, target.node_path, 0, 0}, std::chrono::system_clock::now()};
-    grant = LeaseGrant{id, name};
+    if (auto id = leases_.Acquire({.name = name, .holder = target.node_path})) {
+      grant = LeaseGrant{*id, name};
+    }
   }
   uint64_t seq = a.seq;
   uint64_t start_us = MicrosSinceStart();
@@ -540,14 +590,14 @@ uint64_t Governor::ReportWake(std::string reason, std::string node_path, std::st
   return generation_;
 }
 
-uint64_t Governor::AcquireLease(LeaseInfo info) {
-  uint64_t id = next_lease_++;
+Result<uint64_t> Governor::AcquireLease(LeaseInfo info) {
   std::string what = "wake lease '" + info.name + "' acquired by " + info.holder +
                      (info.pid != 0 ? " (pid " + std::to_string(info.pid) + ")" : "");
-  leases_[id] = Lease{std::move(info), std::chrono::system_clock::now()};
+  TRELLIS_ASSIGN_OR_RETURN(uint64_t id, leases_.Acquire(std::move(info)));
+  // Like a wake: Suspend(expected_generation) read before it is refused.
+  ++generation_;
   if (attempt_ == nullptr || attempt_->waiting) return id;
   if (state_ == v1::SYSTEM_STATE_SUSPENDED) {
-    ++generation_;
     Wake(what, "", "");
   } else if (state_ == v1::SYSTEM_STATE_SUSPENDING) {
     Abort(v1::SuspendResponse::OUTCOME_ABORTED_BY_LEASE, "aborted: " + what, "");
@@ -556,29 +606,50 @@ uint64_t Governor::AcquireLease(LeaseInfo info) {
 }
 
 bool Governor::ReleaseLease(uint64_t id) {
-  if (leases_.erase(id) == 0) return false;
-  if (leases_.empty() && attempt_ != nullptr && attempt_->waiting) StartAttempt();
+  if (!leases_.Release(id)) return false;
+  LeaseEnded();
   return true;
 }
 
+void Governor::LeaseEnded() {
+  if (leases_.empty() && attempt_ != nullptr && attempt_->waiting) StartAttempt();
+}
+
+Result<bool> Governor::HandOffLease(uint64_t id, const std::string& token, uint32_t pid,
+                                    std::chrono::milliseconds deadline) {
+  TRELLIS_ASSIGN_OR_RETURN(bool completed, leases_.HandOff(id, token, pid, deadline));
+  if (completed) LeaseEnded();
+  return completed;
+}
+
 bool Governor::ReleaseLeaseOf(uint64_t id, const std::string& holder) {
-  auto it = leases_.find(id);
-  if (it == leases_.end() || it->second.info.holder != holder) return false;
+  auto it = leases_.held().find(id);
+  if (it == leases_.held().end() || it->second.info.holder != holder) return false;
   return ReleaseLease(id);
 }
 
 size_t Governor::ClientLeasesOf(uint32_t pid) const {
-  return static_cast<size_t>(std::ranges::count_if(leases_, [pid](const auto& entry) {
+  return static_cast<size_t>(std::ranges::count_if(leases_.held(), [pid](const auto& entry) {
     return entry.second.info.holder == "client" && entry.second.info.pid == pid;
   }));
 }
 
 void Governor::ReleaseLeasesOf(const std::string& holder) {
   std::vector<uint64_t> ids;
-  for (const auto& [id, lease] : leases_) {
+  for (const auto& [id, lease] : leases_.held()) {
     if (lease.info.holder == holder) ids.push_back(id);
   }
   for (uint64_t id : ids) ReleaseLease(id);
+}
+
+Result<void> Governor::CancelQueued(std::string by) {
+  if (attempt_ == nullptr || !attempt_->waiting) {
+    return Fail(ErrorCode::kFailedPrecondition,
+                attempt_ == nullptr ? "no suspend is queued"
+                                    : "the suspend is already under way; Resume aborts it");
+  }
+  FinishWait(Fail(ErrorCode::kCancelled, "the queued suspend was cancelled by " + by));
+  return Ok();
 }
 
 v1::StatusResponse Governor::Status() const {
@@ -586,25 +657,24 @@ v1::StatusResponse Governor::Status() const {
   status.set_state(state_);
   status.set_wake_generation(generation_);
   *status.mutable_leases() = Leases().leases();
-  *status.mutable_since() = TimeUtil::NanosecondsToTimestamp(
-      std::chrono::duration_cast<std::chrono::nanoseconds>(since_.time_since_epoch()).count());
+  *status.mutable_since() = ToTimestamp(since_);
+  if (attempt_ != nullptr && attempt_->waiting) {
+    auto* queued = status.mutable_queued_suspend();
+    *queued->mutable_since() = ToTimestamp(attempt_->queued_at);
+    if (attempt_->queued_until) *queued->mutable_until() = ToTimestamp(*attempt_->queued_until);
+    queued->set_forces(attempt_->request.when_idle());
+    queued->set_pid(attempt_->pid);
+  }
   return status;
 }
 
-v1::ListLeasesResponse Governor::Leases() const {
-  v1::ListLeasesResponse list;
-  for (const auto& [id, lease] : leases_) {
-    auto* info = list.add_leases();
-    info->set_lease_id(id);
-    info->set_name(lease.info.name);
-    info->set_pid(lease.info.pid);
-    info->set_uid(lease.info.uid);
-    info->set_holder(lease.info.holder);
-    *info->mutable_since() = TimeUtil::NanosecondsToTimestamp(
-        std::chrono::duration_cast<std::chrono::nanoseconds>(lease.since.time_since_epoch())
-            .count());
-  }
-  return list;
+v1::ListLeasesResponse Governor::Leases() const { return leases_.List(); }
+
+v1::SuspendStats Governor::Stats() const {
+  v1::SuspendStats stats = stats_;
+  leases_.FillStats(stats);
+  latencies_.Fill(stats);
+  return stats;
 }
 
 v1::SuspendPlan Governor::Plan() {
@@ -624,7 +694,7 @@ v1::SuspendPlan Governor::Plan() {
                               : ": another suspend is under way"));
   }
   auto now = std::chrono::system_clock::now();
-  for (const auto& [id, lease] : leases_) {
+  for (const auto& [id, lease] : leases_.held()) {
     auto* obstacle = plan.add_obstacles();
     obstacle->set_kind(v1::SuspendPlan::Obstacle::KIND_LEASE);
     obstacle->set_lease_id(id);

@@ -3,15 +3,21 @@
 //
 //   Running → Suspending → Suspended → Resuming → Running
 //
-// Suspend: refused while wake leases are held (or waits for them, with a
-// deadline). Suspend blockers are told and acknowledge (or miss their
-// deadline) before any driver suspends. Drivers suspend children before
-// parents; independent subtrees and hosts in parallel. A driver error or
-// missed deadline, a lease granted or a wake reported at any point before
-// the commit aborts: every driver already suspended is resumed exactly
-// once, parents before children, and the system is Running again. The commit (state Suspended, then the HAL)
+// Suspend: refused while wake leases are held, or queued until they drop
+// (wait: with a deadline to give up; when_idle: without one, or with one to
+// go ahead regardless), cancellable while queued. Suspend blockers are told
+// and acknowledge (or miss their deadline) before any driver suspends.
+// Drivers suspend children before parents; independent subtrees and hosts
+// in parallel. A driver error or missed deadline, a lease granted or a wake
+// reported at any point before the commit aborts: every driver already
+// suspended is resumed exactly once, parents before children, and the
+// system is Running again. The commit (state Suspended, then the HAL)
 // happens in one dispatcher task, so a lease or wake is either seen before
-// it (abort) or after it (wake): never lost.
+// it (abort) or after it (wake): never lost. Leases and wakes both move the
+// wake generation (Suspend's expected_generation).
+//
+// Leases themselves — tokens, hand-offs, budgets, chains — are kept by
+// LeaseTable; callback times per driver by DriverLatencies.
 //
 // Resume: parents before children; the driver whose wake vector fired gets a
 // wake lease taken on its behalf.
@@ -30,6 +36,8 @@
 #include <string>
 #include <vector>
 
+#include "power/driver_latency.h"
+#include "power/lease_table.h"
 #include "power/suspend_blockers.h"
 #include "power/suspend_hal.h"
 #include "runtime/dispatcher.h"
@@ -47,6 +55,10 @@ struct Target {
   int parent = -1;
   std::chrono::milliseconds suspend_timeout{0};
   std::chrono::milliseconds resume_timeout{0};
+  // The manifest's latency targets (0: none): missing them fails nothing;
+  // Stats counts it.
+  std::chrono::milliseconds suspend_target{0};
+  std::chrono::milliseconds resume_target{0};
 };
 
 // A lease the governor took for a driver whose wake vector fired.
@@ -77,13 +89,6 @@ class Platform {
   virtual void PowerEvent(const v1::PowerEvent& event) = 0;
 };
 
-struct LeaseInfo {
-  std::string name;
-  std::string holder;  // "client" or a node path.
-  uint32_t pid = 0;
-  uint32_t uid = 0;
-};
-
 class Governor {
  public:
   using SuspendDone = std::move_only_function<void(Result<v1::SuspendResponse>)>;
@@ -91,12 +96,13 @@ class Governor {
   Governor(UnownedDispatcher dispatcher, Platform* platform, std::unique_ptr<SuspendHal> hal);
   ~Governor();
 
-  // Power.Suspend. `done` runs once the system is Running again (or the
-  // request was refused).
+  // Power.Suspend from process `pid` (0: unknown). `done` runs once the
+  // system is Running again (or the request was refused or cancelled).
   // Errors: kFailedPrecondition (not Running, generation mismatch, leases
   // held and no wait), kDeadlineExceeded (leases still held after wait),
-  // kInvalidArgument (negative durations).
-  void Suspend(const v1::SuspendRequest& request, SuspendDone done);
+  // kInvalidArgument (negative durations, when_idle with wait,
+  // not_later_than without when_idle), kCancelled (CancelQueued).
+  void Suspend(const v1::SuspendRequest& request, SuspendDone done, uint32_t pid = 0);
   // Power.Resume: wakes a Suspended system, aborts a Suspending one.
   void Resume(std::string reason);
   // A wake vector fired (node_path empty when not driver-caused) at `at`
@@ -104,11 +110,15 @@ class Governor {
   uint64_t ReportWake(std::string reason, std::string node_path, std::string driver,
                       std::optional<std::chrono::steady_clock::time_point> at = std::nullopt);
 
-  // Wake leases. Acquiring one aborts a suspend in progress and wakes a
-  // suspended system.
-  uint64_t AcquireLease(LeaseInfo info);
-  // False if there is no such lease.
+  // Wake leases (lease_table.h). Acquiring one bumps the wake generation,
+  // aborts a suspend in progress and wakes a suspended system.
+  // Errors: those of LeaseTable::Acquire.
+  Result<uint64_t> AcquireLease(LeaseInfo info);
+  // The holder let go; false if there is no such lease.
   bool ReleaseLease(uint64_t id);
+  // Power.HandOffWakeLease (LeaseTable::HandOff).
+  Result<bool> HandOffLease(uint64_t id, const std::string& token, uint32_t pid,
+                            std::chrono::milliseconds deadline);
   // Releases lease `id` only if `holder` holds it.
   bool ReleaseLeaseOf(uint64_t id, const std::string& holder);
   // Releases every lease whose holder is `holder` (a removed node).
@@ -120,7 +130,8 @@ class Governor {
   uint64_t wake_generation() const { return generation_; }
   v1::StatusResponse Status() const;
   v1::ListLeasesResponse Leases() const;
-  v1::SuspendStats Stats() const { return stats_; }
+  // Counters, lease names and per-driver callback times.
+  v1::SuspendStats Stats() const;
   // Power.PlanSuspend: what a suspend started now would do (PlanSteps),
   // what would refuse it, and its expected times from past runs.
   v1::SuspendPlan Plan();
@@ -128,19 +139,19 @@ class Governor {
   // Suspend blockers (suspend_blockers.h): each suspend waits for their
   // acknowledgements of BeforeSuspend, up to their deadlines.
   SuspendBlockers& blockers() { return blockers_; }
+  // Power.CancelSuspend: ends the queued (waiting) suspend request with
+  // kCancelled. Errors: kFailedPrecondition (none is queued).
+  Result<void> CancelQueued(std::string by);
   // Fails a waiting or running suspend request (manager shutdown).
   void Shutdown();
 
  private:
   struct Attempt;
-  struct Lease {
-    LeaseInfo info;
-    std::chrono::system_clock::time_point since;
-  };
 
   void SetState(v1::SystemState state, std::string detail);
-  std::string DescribeLeases() const;
   void StartAttempt();
+  void Force();
+  void LeaseEnded();
   void SuspendDrivers();
   void FinishWait(Result<void> result);
   void LaunchSuspend(int index);
@@ -166,8 +177,8 @@ class Governor {
   v1::SystemState state_ = v1::SYSTEM_STATE_RUNNING;
   std::chrono::system_clock::time_point since_;
   uint64_t generation_ = 0;
-  std::map<uint64_t, Lease> leases_;
-  uint64_t next_lease_ = 1;
+  LeaseTable leases_;
+  DriverLatencies latencies_;
   uint64_t next_attempt_ = 1;
   v1::SuspendStats stats_;
   // Suspend and resume times of the last kHistory attempts that resumed.

@@ -153,7 +153,7 @@ TEST_F(GovernorTest, FailureResumesEverySuspendedDriverOnce) {
 }
 
 TEST_F(GovernorTest, HeldLeaseRefusesAndNamesTheHolder) {
-  uint64_t id = Run([&] { return governor_->AcquireLease({"ota", "client", 42, 0}); });
+  uint64_t id = Run([&] { return governor_->AcquireLease({"ota", "client", 42, 0}).value(); });
   auto refused = StartSuspend().get();
   ASSERT_FALSE(refused.has_value());
   EXPECT_EQ(refused.error().code(), ErrorCode::kFailedPrecondition);
@@ -430,6 +430,103 @@ TEST_F(GovernorTest, ABlockerThatGoesAwayNoLongerHoldsTheSuspend) {
   AwaitState(v1::SYSTEM_STATE_SUSPENDED);
   Run([&] { governor_->Resume("test"); });
   ASSERT_TRUE(done.get().has_value());
+}
+
+TEST_F(GovernorTest, ALeaseBumpsTheWakeGenerationSoAStaleSuspendIsRefused) {
+  uint64_t generation = Run([&] { return governor_->wake_generation(); });
+  uint64_t id = Run([&] { return governor_->AcquireLease({"tick", "client", 3, 0}).value(); });
+  Run([&] { EXPECT_TRUE(governor_->ReleaseLease(id)); });
+  v1::SuspendRequest request;
+  request.set_expected_generation(generation);
+  auto refused = StartSuspend(request).get();
+  ASSERT_FALSE(refused.has_value());
+  EXPECT_EQ(refused.error().code(), ErrorCode::kFailedPrecondition);
+  Run([&] { EXPECT_TRUE(platform_.calls.empty()); });
+}
+
+TEST_F(GovernorTest, AWhenIdleSuspendStartsWhenTheLastLeaseDrops) {
+  uint64_t a = Run([&] { return governor_->AcquireLease({"a", "client", 3, 0}).value(); });
+  uint64_t b = Run([&] { return governor_->AcquireLease({"b", "client", 3, 0}).value(); });
+  v1::SuspendRequest request;
+  request.set_when_idle(true);
+  auto done = StartSuspend(request);
+  Run([&] {
+    EXPECT_TRUE(governor_->Status().has_queued_suspend());
+    EXPECT_TRUE(governor_->ReleaseLease(a));
+    EXPECT_TRUE(platform_.calls.empty()) << "one lease is still held";
+    EXPECT_TRUE(governor_->ReleaseLease(b));
+    // Started in the same task as the release.
+    EXPECT_FALSE(platform_.calls.empty());
+    EXPECT_EQ(governor_->state(), v1::SYSTEM_STATE_SUSPENDING);
+    EXPECT_FALSE(governor_->Status().has_queued_suspend());
+  });
+  AwaitState(v1::SYSTEM_STATE_SUSPENDED);
+  Run([&] { governor_->Resume("test"); });
+  auto response = done.get();
+  ASSERT_TRUE(response.has_value());
+  EXPECT_EQ(response->outcome(), SuspendResponse::OUTCOME_RESUMED);
+  EXPECT_TRUE(response->overridden_leases().empty());
+}
+
+TEST_F(GovernorTest, AWhenIdleSuspendForcesAtItsDeadlineAndNamesWhoItOverrode) {
+  Run([&] { (void)governor_->AcquireLease({"stuck", "client", 9, 0}).value(); });
+  v1::SuspendRequest request;
+  request.set_when_idle(true);
+  request.mutable_not_later_than()->set_nanos(20'000'000);
+  auto done = StartSuspend(request);
+  AwaitState(v1::SYSTEM_STATE_SUSPENDED);
+  Run([&] { governor_->Resume("test"); });
+  auto response = done.get();
+  ASSERT_TRUE(response.has_value());
+  EXPECT_EQ(response->outcome(), SuspendResponse::OUTCOME_RESUMED);
+  ASSERT_EQ(response->overridden_leases_size(), 1);
+  EXPECT_NE(response->overridden_leases(0).find("'stuck' held by client (pid 9)"),
+            std::string::npos);
+}
+
+TEST_F(GovernorTest, AQueuedSuspendCanBeCancelled) {
+  Run([&] { EXPECT_EQ(governor_->CancelQueued("t").error().code(), ErrorCode::kFailedPrecondition); });
+  Run([&] { (void)governor_->AcquireLease({"hold", "client", 9, 0}).value(); });
+  v1::SuspendRequest request;
+  request.set_when_idle(true);
+  auto done = StartSuspend(request);
+  Run([&] { ASSERT_TRUE(governor_->CancelQueued("process 1")); });
+  auto response = done.get();
+  ASSERT_FALSE(response.has_value());
+  EXPECT_EQ(response.error().code(), ErrorCode::kCancelled);
+  Run([&] {
+    EXPECT_FALSE(governor_->Status().has_queued_suspend());
+    EXPECT_TRUE(platform_.calls.empty());
+  });
+}
+
+TEST_F(GovernorTest, WhenIdleRefusesWaitAndNotLaterThanNeedsWhenIdle) {
+  v1::SuspendRequest both;
+  both.set_when_idle(true);
+  both.mutable_wait()->set_seconds(1);
+  EXPECT_EQ(StartSuspend(both).get().error().code(), ErrorCode::kInvalidArgument);
+  v1::SuspendRequest alone;
+  alone.mutable_not_later_than()->set_seconds(1);
+  EXPECT_EQ(StartSuspend(alone).get().error().code(), ErrorCode::kInvalidArgument);
+}
+
+TEST_F(GovernorTest, CallbackTimesGoToPerDriverHistogramsWithTheirTargets) {
+  platform_.targets[0].suspend_target = std::chrono::milliseconds(1);
+  for (int i = 0; i < 2; ++i) {
+    auto done = StartSuspend();
+    AwaitState(v1::SYSTEM_STATE_SUSPENDED);
+    Run([&] { governor_->Resume("test"); });
+    ASSERT_TRUE(done.get().has_value());
+  }
+  auto stats = Run([&] { return governor_->Stats(); });
+  ASSERT_EQ(stats.drivers_size(), 4);
+  auto a = std::ranges::find_if(stats.drivers(), [](const auto& d) { return d.node_path() == "root.a"; });
+  ASSERT_NE(a, stats.drivers().end());
+  EXPECT_EQ(a->suspend().count(), 2u);
+  EXPECT_EQ(a->resume().count(), 2u);
+  EXPECT_EQ(a->suspend().target_us(), 1000u);
+  EXPECT_EQ(a->suspend().last_us(), 1u) << "the scripted host measures 1 µs";
+  EXPECT_EQ(a->suspend().over_target(), 0u);
 }
 
 }  // namespace

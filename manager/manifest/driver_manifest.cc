@@ -154,6 +154,24 @@ Result<void> ValidatePower(const manifest::v1::PowerConfig& power, const fs::pat
                               power.managed_dispatchers(), source));
   TRELLIS_TRY(ValidateTimeout(power.resume_timeout_ms(), "power.resume_timeout_ms",
                               power.managed_dispatchers(), source));
+  // Targets: the same range, and a target past its own deadline could never
+  // be met.
+  TRELLIS_TRY(ValidateTimeout(power.suspend_target_ms(), "power.suspend_target_ms",
+                              power.managed_dispatchers(), source));
+  TRELLIS_TRY(ValidateTimeout(power.resume_target_ms(), "power.resume_target_ms",
+                              power.managed_dispatchers(), source));
+  auto target_within = [&](uint32_t target, uint32_t timeout, std::string_view field,
+                           std::string_view timeout_field) -> Result<void> {
+    if (target == 0 || timeout == 0 || target <= timeout) return Ok();
+    return Fail(FieldError(source, field,
+                           "target " + std::to_string(target) + " ms is past " +
+                               std::string(timeout_field) + " (" + std::to_string(timeout) +
+                               " ms)"));
+  };
+  TRELLIS_TRY(target_within(power.suspend_target_ms(), power.suspend_timeout_ms(),
+                            "power.suspend_target_ms", "power.suspend_timeout_ms"));
+  TRELLIS_TRY(target_within(power.resume_target_ms(), power.resume_timeout_ms(),
+                            "power.resume_target_ms", "power.resume_timeout_ms"));
   return Ok();
 }
 

@@ -224,6 +224,21 @@ TEST_F(DriverManifestTest, PowerTimeoutsMustBeWithinRange) {
             "<valid>");
 }
 
+TEST_F(DriverManifestTest, LatencyTargetsAreCheckedAgainstTheirTimeouts) {
+  EXPECT_EQ(Error(Manifest(R"("power": {"managed_dispatchers": true, "suspend_target_ms": 5,
+                                        "resume_target_ms": 10})")),
+            "<valid>");
+  EXPECT_EQ(Error(Manifest(R"("power": {"managed_dispatchers": true, "suspend_timeout_ms": 50,
+                                        "suspend_target_ms": 51})")),
+            "field 'power.suspend_target_ms': target 51 ms is past power.suspend_timeout_ms "
+            "(50 ms)");
+  EXPECT_EQ(Error(Manifest(R"("power": {"managed_dispatchers": true, "resume_target_ms": 60001})")),
+            "field 'power.resume_target_ms': must be between 1 and 60000 ms, got 60001");
+  EXPECT_EQ(Error(Manifest(R"("power": {"resume_target_ms": 5})")),
+            "field 'power.resume_target_ms': power.resume_target_ms is set but "
+            "power.managed_dispatchers is false");
+}
+
 TEST_F(DriverManifestTest, PowerTimeoutNeedsManagedDispatchers) {
   EXPECT_EQ(Error(Manifest(R"("power": {"suspend_timeout_ms": 500})")),
             "field 'power.suspend_timeout_ms': power.suspend_timeout_ms is set but "

@@ -18,6 +18,7 @@
 #include <vector>
 
 #include "runtime/rpc/status.h"
+#include "tools/client/duration.h"
 #include "tools/powerctl/internal/child_process.h"
 #include "tools/powerctl/internal/signal_relay.h"
 #include "tools/powerctl/internal/wake_lease_stream.h"
@@ -34,6 +35,9 @@ constexpr char kCall[] = "Power.AcquireWakeLease";
 
 struct LeaseOptions {
   std::string name;
+  std::string max_hold = "0";
+  std::string token;
+  uint64_t parent = 0;
   std::vector<std::string> command;
 };
 
@@ -93,6 +97,7 @@ std::expected<uint64_t, int> WaitForGrant(const GlobalOptions& globals, const Io
     }
     while (auto event = stream.TryTakeEvent()) {
       if (auto* granted = std::get_if<WakeLeaseStream::Granted>(&*event)) return granted->lease_id;
+      if (std::holds_alternative<WakeLeaseStream::ReleaseRequested>(*event)) continue;
       if (auto* revoked = std::get_if<WakeLeaseStream::Revoked>(&*event)) {
         return std::unexpected(ReportError(
             io, globals,
@@ -137,7 +142,10 @@ int RunWithLease(const Io& io, const LeaseOptions& options, uint64_t lease_id, S
       if (IsStopSignal(caught->signo) && !caught->from_kernel) kill(*pid, caught->signo);
     }
     while (auto event = stream.TryTakeEvent()) {
-      if (auto* revoked = std::get_if<WakeLeaseStream::Revoked>(&*event)) {
+      if (auto* asked = std::get_if<WakeLeaseStream::ReleaseRequested>(&*event)) {
+        Warn(io, lease + " is over its --max-hold budget: the manager revokes it in " +
+                     std::to_string(asked->revoke_in.count()) + " ms");
+      } else if (auto* revoked = std::get_if<WakeLeaseStream::Revoked>(&*event)) {
         Warn(io, lease + " revoked by the manager: " + revoked->reason +
                      "; the command keeps running without it");
         lost = true;
@@ -157,7 +165,17 @@ int RunLease(const GlobalOptions& globals, const Io& io, const LeaseOptions& opt
   if (!relay) return ReportError(io, globals, relay.error());
   auto power = ConnectPower(globals);
   if (!power) return ReportError(io, globals, power.error());
-  auto stream = WakeLeaseStream::Open(power->stub(), options.name);
+  power::v1::AcquireWakeLeaseRequest request;
+  request.set_name(options.name);
+  request.set_token(options.token);
+  request.set_parent_lease_id(options.parent);
+  auto max_hold = client::ParseDuration(options.max_hold);  // Checked by its validator.
+  if (!max_hold) return ReportError(io, globals, max_hold.error());
+  if (max_hold->count() > 0) {
+    request.mutable_max_hold()->set_seconds(max_hold->count() / 1000);
+    request.mutable_max_hold()->set_nanos(static_cast<int32_t>(max_hold->count() % 1000 * 1'000'000));
+  }
+  auto stream = WakeLeaseStream::Open(power->stub(), std::move(request));
   if (!stream) return ReportError(io, globals, stream.error());
   auto lease_id = WaitForGrant(globals, io, **relay, **stream);
   if (!lease_id) return lease_id.error();
@@ -176,6 +194,23 @@ void AddLeaseCommand(CLI::App& app, const GlobalOptions& globals, const Io& io, 
       "SIGINT/SIGTERM are passed on to CMD");
   lease->add_option("--name", options->name, "Lease name shown by `powerctl leases`, e.g. ota-update")
       ->required();
+  lease
+      ->add_option("--max-hold", options->max_hold,
+                   "A budget: the manager asks for the lease back near the end and revokes it "
+                   "at the end (0: none)")
+      ->check(client::DurationValidator())
+      ->type_name("DURATION")
+      ->capture_default_str();
+  lease
+      ->add_option("--token", options->token,
+                   "A token minted beforehand (16-64 of [A-Za-z0-9_-]) that another lease's "
+                   "holder hands its lease over to (Power.HandOffWakeLease)")
+      ->type_name("TOKEN");
+  lease
+      ->add_option("--parent", options->parent,
+                   "The lease this one derives from: its awake time is charged to that "
+                   "lease's chain (`powerctl leases --tree`, `powerctl stats`)")
+      ->type_name("ID");
   lease->add_option("CMD", options->command, "The command and its arguments (searched in $PATH)")
       ->required();
   lease->callback([&globals, &io, &run, options] {

@@ -1,5 +1,8 @@
-// powerctl lease --name NAME [--] CMD [ARGS...]: runs a command with a wake
-// lease held, like systemd-inhibit.
+// powerctl lease --name NAME [--max-hold D] [--token T] [--parent ID] [--]
+// CMD [ARGS...]: runs a command with a wake lease held, like systemd-inhibit.
+// --max-hold gives the lease a budget (a warning when the manager asks for
+// it back, another when it revokes it); --token and --parent are passed on
+// as in AcquireWakeLeaseRequest.
 //
 // Opens Power.AcquireWakeLease, waits for `granted` (up to --timeout), runs
 // CMD, waits for it, then closes the stream, which releases the lease.

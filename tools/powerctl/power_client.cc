@@ -52,6 +52,15 @@ Result<void> PowerClient::Resume(std::string reason) {
   return Ok();
 }
 
+Result<void> PowerClient::CancelSuspend() {
+  grpc::ClientContext context;
+  SetDeadline(context, options_.call_timeout);
+  power::v1::CancelSuspendResponse response;
+  grpc::Status status = stub_->CancelSuspend(&context, {}, &response);
+  if (!status.ok()) return Fail(rpc::FromStatus(status, "Power.CancelSuspend"));
+  return Ok();
+}
+
 Result<power::v1::ListLeasesResponse> PowerClient::ListLeases() {
   grpc::ClientContext context;
   SetDeadline(context, options_.call_timeout);

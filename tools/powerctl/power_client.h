@@ -58,6 +58,10 @@ class PowerClient {
   // Power.Resume. A no-op on a running system. Errors as for Status.
   [[nodiscard]] Result<void> Resume(std::string reason);
 
+  // Power.CancelSuspend: cancels the queued suspend. Errors as for Status,
+  // and kFailedPrecondition if none is queued.
+  [[nodiscard]] Result<void> CancelSuspend();
+
   // Power.ListLeases: every held lease, by id. Errors as for Status.
   [[nodiscard]] Result<power::v1::ListLeasesResponse> ListLeases();
 

@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "tools/client/table.h"
+#include "tools/powerctl/stats_format.h"
 
 namespace trellis::powerctl {
 
@@ -147,6 +148,16 @@ std::string FormatStatus(const power::v1::StatusResponse& status, Clock::time_po
   if (!IsUnset(status.since())) since += " (" + AgeText(status.since(), now) + ")";
   fields.Add("since", since);
   fields.Add("wake generation", std::to_string(status.wake_generation()));
+  if (status.has_queued_suspend()) {
+    const auto& queued = status.queued_suspend();
+    std::string text = "since " + TimeText(queued.since());
+    if (queued.pid() != 0) text += " by pid " + std::to_string(queued.pid());
+    if (!IsUnset(queued.until())) {
+      text += queued.forces() ? ", goes ahead at " : ", gives up at ";
+      text += TimeText(queued.until());
+    }
+    fields.Add("queued suspend", text + " (`powerctl cancel` cancels it)");
+  }
   if (status.leases().empty()) {
     fields.Add("leases", "none");
     return fields.Render();
@@ -189,6 +200,10 @@ std::string FormatSuspendResult(const SuspendResponse& response, std::string_vie
   if (!response.failed_driver().empty()) fields.Add("failed driver", response.failed_driver());
   if (!response.error().empty()) fields.Add("error", response.error());
   fields.Add("wake generation", std::to_string(response.wake_generation()));
+  for (const auto& blocker : response.missed_blockers()) {
+    fields.Add("missed blocker", blocker + " (did not acknowledge in time)");
+  }
+  for (const auto& lease : response.overridden_leases()) fields.Add("overridden", lease);
   if (!trace_file.empty()) {
     fields.Add("trace", std::string(trace_file) + " (" + std::to_string(response.timings().size()) +
                             " callbacks)");
@@ -208,7 +223,16 @@ std::string FormatStats(const power::v1::SuspendStats& stats) {
   Fields failures;
   failures.Add("last_failed_driver", OrDash(stats.last_failed_driver()));
   failures.Add("last_failed_error", OrDash(stats.last_failed_error()));
-  return counters.Render() + "failures:\n" + failures.Render("  ");
+  counters.Add("revoked_leases", std::to_string(stats.revoked_leases()));
+  counters.Add("expired_handoffs", std::to_string(stats.expired_handoffs()));
+  std::string text = counters.Render() + "failures:\n" + failures.Render("  ");
+  if (std::string leases = FormatLeaseStats(stats); !leases.empty()) {
+    text += "\nwake leases (CHARGED: with the leases derived from them):\n" + leases;
+  }
+  if (std::string drivers = FormatDriverLatencies(stats); !drivers.empty()) {
+    text += "\ndriver callbacks:\n" + drivers;
+  }
+  return text;
 }
 
 std::string FormatEvent(const power::v1::PowerEvent& event) {

@@ -50,8 +50,8 @@ std::string TimeText(const google::protobuf::Timestamp& time, bool millis = fals
 // time in the future (clock skew); "-" if unset.
 std::string AgeText(const google::protobuf::Timestamp& since, Clock::time_point now);
 
-// state / since / wake generation lines, then the lease table (or
-// "leases: none").
+// state / since / wake generation (/ queued suspend) lines, then the lease
+// table (or "leases: none").
 std::string FormatStatus(const power::v1::StatusResponse& status, Clock::time_point now);
 
 // ID NAME HOLDER PID UID SINCE: one row per lease, SINCE as an age; "-" for
@@ -67,7 +67,8 @@ std::string FormatSuspendResult(const power::v1::SuspendResponse& response,
                                 std::string_view trace_file = "");
 
 // The counters as "name: value" lines, like Linux's suspend_stats, then a
-// "failures:" block with the last failed driver and error.
+// "failures:" block with the last failed driver and error, then the wake
+// lease names and the drivers' callback times (stats_format.h).
 std::string FormatStats(const power::v1::SuspendStats& stats);
 
 // One line: "2024-05-01 12:00:03.123  suspending  <detail>".

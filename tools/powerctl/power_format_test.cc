@@ -175,6 +175,8 @@ TEST_F(PowerFormatTest, StatsReadLikeSuspendStats) {
             "aborted_by_lease: 2\n"
             "aborted_by_wake:  0\n"
             "total_suspended:  1h2m3s\n"
+            "revoked_leases:   0\n"
+            "expired_handoffs: 0\n"
             "failures:\n"
             "  last_failed_driver: disk\n"
             "  last_failed_error:  -\n");

@@ -33,6 +33,10 @@ Json LeaseToJson(const power::v1::WakeLeaseInfo& lease) {
       {"pid", lease.pid() == 0 ? Json(nullptr) : Json(lease.pid())},
       {"uid", lease.uid()},
       {"since", TimeToJson(lease.since())},
+      {"parent", lease.parent_lease_id() == 0 ? Json(nullptr) : Json(lease.parent_lease_id())},
+      {"chain", lease.chain()},
+      {"max_hold", lease.has_max_hold() ? Seconds(lease.max_hold()) : Json(nullptr)},
+      {"handing_off", lease.handing_off()},
   };
 }
 
@@ -48,6 +52,15 @@ Json StatusToJson(const power::v1::StatusResponse& status) {
       {"since", TimeToJson(status.since())},
       {"wake_generation", status.wake_generation()},
       {"leases", LeasesToJson(status.leases())},
+      {"queued_suspend",
+       status.has_queued_suspend()
+           ? Json{{"since", TimeToJson(status.queued_suspend().since())},
+                  {"until", TimeToJson(status.queued_suspend().until())},
+                  {"forces", status.queued_suspend().forces()},
+                  {"pid", status.queued_suspend().pid() == 0
+                              ? Json(nullptr)
+                              : Json(status.queued_suspend().pid())}}
+           : Json(nullptr)},
   };
 }
 
@@ -75,6 +88,8 @@ Json SuspendResultToJson(const power::v1::SuspendResponse& response) {
       {"failed_driver", StringOrNull(response.failed_driver())},
       {"error", StringOrNull(response.error())},
       {"wake_generation", response.wake_generation()},
+      {"missed_blockers", response.missed_blockers()},
+      {"overridden_leases", response.overridden_leases()},
       {"timings", std::move(timings)},
   };
 }
@@ -90,7 +105,50 @@ Json StatsToJson(const power::v1::SuspendStats& stats) {
       {"total_suspended", Seconds(stats.total_suspended())},
       {"last_failed_driver", StringOrNull(stats.last_failed_driver())},
       {"last_failed_error", StringOrNull(stats.last_failed_error())},
+      {"revoked_leases", stats.revoked_leases()},
+      {"expired_handoffs", stats.expired_handoffs()},
+      {"leases", LeaseStatsToJson(stats)},
+      {"drivers", DriverLatenciesToJson(stats)},
   };
+}
+
+Json LeaseStatsToJson(const power::v1::SuspendStats& stats) {
+  Json leases = Json::array();
+  for (const auto& lease : stats.leases()) {
+    leases.push_back(Json{{"name", lease.name()},
+                          {"acquired", lease.acquired()},
+                          {"held", Seconds(lease.held())},
+                          {"max_held", Seconds(lease.max_held())},
+                          {"charged", Seconds(lease.charged())},
+                          {"revoked", lease.revoked()}});
+  }
+  return leases;
+}
+
+namespace {
+
+Json HistogramToJson(const power::v1::LatencyHistogram& h) {
+  return Json{{"count", h.count()},
+              {"last_us", h.last_us()},
+              {"median_us", h.median_us()},
+              {"max_us", h.max_us()},
+              {"target_us", h.target_us() == 0 ? Json(nullptr) : Json(h.target_us())},
+              {"over_target", h.over_target()},
+              {"regressed", h.regressed()},
+              {"buckets", h.buckets()}};
+}
+
+}  // namespace
+
+Json DriverLatenciesToJson(const power::v1::SuspendStats& stats) {
+  Json drivers = Json::array();
+  for (const auto& d : stats.drivers()) {
+    drivers.push_back(Json{{"driver", d.driver()},
+                           {"node", d.node_path()},
+                           {"suspend", HistogramToJson(d.suspend())},
+                           {"resume", HistogramToJson(d.resume())}});
+  }
+  return drivers;
 }
 
 Json EventToJson(const power::v1::PowerEvent& event) {

@@ -19,12 +19,14 @@ namespace trellis::powerctl {
 
 using Json = nlohmann::ordered_json;
 
-// {"id", "name", "holder", "pid", "uid", "since"}.
+// {"id", "name", "holder", "pid", "uid", "since", "parent", "chain",
+//  "max_hold", "handing_off"}; parent and max_hold null when unset.
 Json LeaseToJson(const power::v1::WakeLeaseInfo& lease);
 // An array of lease objects in the reply's order.
 Json LeasesToJson(const google::protobuf::RepeatedPtrField<power::v1::WakeLeaseInfo>& leases);
 
-// {"state", "since", "wake_generation", "leases": [...]}.
+// {"state", "since", "wake_generation", "leases": [...], "queued_suspend":
+//  {"since", "until", "forces", "pid"} or null}.
 Json StatusToJson(const power::v1::StatusResponse& status);
 
 // {"driver", "node", "host", "phase", "start_us", "duration_us", "status"}.
@@ -32,13 +34,22 @@ Json TimingToJson(const power::v1::CallbackTiming& timing);
 
 // {"outcome", "suspended_for", "wake_reason", "wake_driver",
 //  "wake_node_path", "failed_driver", "error", "wake_generation",
-//  "timings": [...]}; timings is empty unless the suspend was traced.
+//  "missed_blockers", "overridden_leases", "timings": [...]}; timings is
+//  empty unless the suspend was traced.
 Json SuspendResultToJson(const power::v1::SuspendResponse& response);
 
 // {"success", "fail", "failed_suspend", "failed_resume", "aborted_by_lease",
 //  "aborted_by_wake", "total_suspended", "last_failed_driver",
-//  "last_failed_error"}.
+//  "last_failed_error", "revoked_leases", "expired_handoffs", "leases":
+//  LeaseStatsToJson, "drivers": DriverLatenciesToJson}.
 Json StatsToJson(const power::v1::SuspendStats& stats);
+// [{"name", "acquired", "held", "max_held", "charged", "revoked"}], most
+// charged first.
+Json LeaseStatsToJson(const power::v1::SuspendStats& stats);
+// [{"driver", "node", "suspend": H, "resume": H}] with H = {"count",
+// "last_us", "median_us", "max_us", "target_us" (null: none), "over_target",
+// "regressed", "buckets"}.
+Json DriverLatenciesToJson(const power::v1::SuspendStats& stats);
 
 // {"time", "state", "detail"}.
 Json EventToJson(const power::v1::PowerEvent& event);

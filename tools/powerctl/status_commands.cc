@@ -7,6 +7,7 @@
 #include "tools/client/internal/channel.h"
 #include "tools/powerctl/power_format.h"
 #include "tools/powerctl/power_json.h"
+#include "tools/powerctl/stats_format.h"
 
 namespace trellis::powerctl {
 
@@ -22,12 +23,13 @@ int RunStatus(const GlobalOptions& globals, const Io& io) {
   return kExitOk;
 }
 
-int RunLeases(const GlobalOptions& globals, const Io& io) {
+int RunLeases(const GlobalOptions& globals, const Io& io, bool tree) {
   auto power = ConnectPower(globals);
   if (!power) return ReportError(io, globals, power.error());
   auto leases = power->ListLeases();
   if (!leases) return ReportError(io, globals, leases.error());
   Print(io, globals.json ? DumpJson(LeasesToJson(leases->leases())) + "\n"
+                  : tree ? FormatLeaseTree(leases->leases(), Clock::now())
                          : FormatLeases(leases->leases(), Clock::now()));
   return kExitOk;
 }
@@ -67,8 +69,17 @@ void AddStatusCommands(CLI::App& app, const GlobalOptions& globals, const Io& io
   app.add_subcommand("status", "Show the power state, since when, the wake generation and held "
                                "wake leases")
       ->callback([&globals, &io, &run] { run = [&globals, &io] { return RunStatus(globals, io); }; });
-  app.add_subcommand("leases", "List held wake leases: id, name, holder, pid, uid, age")
-      ->callback([&globals, &io, &run] { run = [&globals, &io] { return RunLeases(globals, io); }; });
+  {
+    auto tree = std::make_shared<bool>(false);
+    CLI::App* leases =
+        app.add_subcommand("leases", "List held wake leases: id, name, holder, pid, uid, age");
+    leases->add_flag("--tree", *tree,
+                     "Show each lease under the lease it derives from (wake vector → driver → "
+                     "client)");
+    leases->callback([&globals, &io, &run, tree] {
+      run = [&globals, &io, tree] { return RunLeases(globals, io, *tree); };
+    });
+  }
   app.add_subcommand("stats", "Show suspend statistics (like /sys/power/suspend_stats)")
       ->callback([&globals, &io, &run] { run = [&globals, &io] { return RunStats(globals, io); }; });
   app.add_subcommand("watch",

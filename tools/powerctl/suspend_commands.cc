@@ -29,6 +29,8 @@ struct SuspendOptions {
   bool expected_generation_given = false;  // Set after parsing.
   bool plan = false;
   std::string test;  // "", "drivers" or "hal".
+  std::string when = "now";  // "now" or "idle".
+  std::string not_later_than;  // With --when idle; "": no deadline.
 };
 
 // Whether `path` can be written: checked before suspending, so that a typo
@@ -64,6 +66,19 @@ Result<power::v1::SuspendRequest> BuildRequest(const SuspendOptions& options) {
   request.set_trace(!options.trace_file.empty());
   if (options.test == "drivers") request.set_test(power::v1::SuspendRequest::TEST_MODE_DRIVERS);
   if (options.test == "hal") request.set_test(power::v1::SuspendRequest::TEST_MODE_HAL);
+  if (options.when == "idle") {
+    if (wait.count() > 0) {
+      return Fail(ErrorCode::kInvalidArgument,
+                  "--when idle waits for the leases by itself; --wait does not apply");
+    }
+    request.set_when_idle(true);
+    if (!options.not_later_than.empty()) {
+      TRELLIS_ASSIGN_OR_RETURN(auto force, client::ParseDuration(options.not_later_than));
+      *request.mutable_not_later_than() = ToProtoDuration(force);
+    }
+  } else if (!options.not_later_than.empty()) {
+    return Fail(ErrorCode::kInvalidArgument, "--not-later-than needs --when idle");
+  }
   if (options.expected_generation_given) {
     request.set_expected_generation(options.expected_generation);
   }
@@ -81,7 +96,12 @@ int RunSuspend(const GlobalOptions& globals, const Io& io, const SuspendOptions&
   auto power = ConnectPower(globals);
   if (!power) return ReportError(io, globals, power.error());
 
-  if (io.err_is_tty) io.err << "suspending… (Ctrl-C leaves the system suspended)" << std::flush;
+  if (io.err_is_tty) {
+    io.err << (request->when_idle()
+                   ? "queued until no wake lease is held… (`powerctl cancel` cancels it)"
+                   : "suspending… (Ctrl-C leaves the system suspended)")
+           << std::flush;
+  }
   // Suspend lasts as long as the system sleeps: no deadline unless asked.
   auto response =
       power->Suspend(*request, globals.timeout_given ? CallTimeout(globals) : std::nullopt);
@@ -103,6 +123,16 @@ int RunSuspend(const GlobalOptions& globals, const Io& io, const SuspendOptions&
   const bool ok = response->outcome() == SuspendResponse::OUTCOME_RESUMED ||
                   response->outcome() == SuspendResponse::OUTCOME_TESTED;
   return ok ? kExitOk : kExitFailed;
+}
+
+int RunCancel(const GlobalOptions& globals, const Io& io) {
+  auto power = ConnectPower(globals);
+  if (!power) return ReportError(io, globals, power.error());
+  if (auto cancelled = power->CancelSuspend(); !cancelled) {
+    return ReportError(io, globals, cancelled.error());
+  }
+  Print(io, globals.json ? "{}\n" : "queued suspend cancelled\n");
+  return kExitOk;
 }
 
 int RunResume(const GlobalOptions& globals, const Io& io, const std::string& reason) {
@@ -154,6 +184,19 @@ void AddSuspendCommands(CLI::App& app, const GlobalOptions& globals, const Io& i
                      "commits (leases and wakes checked) but does not enter the HAL")
         ->check(CLI::IsMember({"drivers", "hal"}))
         ->type_name("PHASE");
+    suspend
+        ->add_option("--when", options->when,
+                     "'now', or 'idle': queue the suspend until the last wake lease drops "
+                     "(shown by `powerctl status`, cancelled by `powerctl cancel`)")
+        ->check(CLI::IsMember({"now", "idle"}))
+        ->type_name("WHEN")
+        ->capture_default_str();
+    suspend
+        ->add_option("--not-later-than", options->not_later_than,
+                     "With --when idle: go ahead after this long even if leases are still "
+                     "held, listing the leases overridden")
+        ->check(client::DurationValidator())
+        ->type_name("DURATION");
     suspend->add_flag("--plan", options->plan,
                       "Do not suspend: print the drivers a suspend would take down, wave by "
                       "wave, what would refuse it now and how long it is expected to take");
@@ -164,6 +207,9 @@ void AddSuspendCommands(CLI::App& app, const GlobalOptions& globals, const Io& i
       };
     });
   }
+  app.add_subcommand("cancel", "Cancel the queued suspend (`suspend --when idle` or --wait); "
+                               "its powerctl exits with CANCELLED")
+      ->callback([&globals, &io, &run] { run = [&globals, &io] { return RunCancel(globals, io); }; });
   {
     auto reason = std::make_shared<std::string>();
     CLI::App* resume =

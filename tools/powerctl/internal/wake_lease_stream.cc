@@ -2,6 +2,7 @@
 // over through a queue and an eventfd.
 #include "tools/powerctl/internal/wake_lease_stream.h"
 
+#include <google/protobuf/util/time_util.h>
 #include <sys/eventfd.h>
 #include <unistd.h>
 
@@ -9,13 +10,11 @@
 
 namespace trellis::powerctl::internal {
 
-Result<std::unique_ptr<WakeLeaseStream>> WakeLeaseStream::Open(power::v1::Power::Stub& stub,
-                                                               std::string name) {
+Result<std::unique_ptr<WakeLeaseStream>> WakeLeaseStream::Open(
+    power::v1::Power::Stub& stub, power::v1::AcquireWakeLeaseRequest request) {
   UniqueFd ready(eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK | EFD_SEMAPHORE));
   if (!ready.valid()) return FailErrno(errno, "eventfd");
   std::unique_ptr<WakeLeaseStream> stream(new WakeLeaseStream(std::move(ready)));
-  power::v1::AcquireWakeLeaseRequest request;
-  request.set_name(std::move(name));
   stream->reader_ = std::thread([stream = stream.get(), &stub, request = std::move(request)] {
     stream->Read(stub, request);
   });
@@ -36,6 +35,12 @@ void WakeLeaseStream::Read(power::v1::Power::Stub& stub,
         break;
       case power::v1::WakeLeaseEvent::kRevoked:
         Push(Revoked{.lease_id = event.revoked().lease_id(), .reason = event.revoked().reason()});
+        break;
+      case power::v1::WakeLeaseEvent::kReleaseRequested:
+        Push(ReleaseRequested{
+            .lease_id = event.release_requested().lease_id(),
+            .revoke_in = std::chrono::milliseconds(google::protobuf::util::TimeUtil::DurationToMilliseconds(
+                event.release_requested().revoke_in()))});
         break;
       case power::v1::WakeLeaseEvent::EVENT_NOT_SET:
         break;  // From a newer manager; nothing we know to do.

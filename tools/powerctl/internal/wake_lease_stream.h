@@ -8,6 +8,7 @@
 
 #include <grpcpp/grpcpp.h>
 
+#include <chrono>
 #include <cstdint>
 #include <deque>
 #include <memory>
@@ -34,18 +35,23 @@ class WakeLeaseStream {
     uint64_t lease_id = 0;
     std::string reason;
   };
+  // The lease's budget is about to run out: it is revoked in `revoke_in`.
+  struct ReleaseRequested {
+    uint64_t lease_id = 0;
+    std::chrono::milliseconds revoke_in{0};
+  };
   // The call is over, with this status (CANCELLED after Close). Always the
   // last event.
   struct Ended {
     grpc::Status status;
   };
-  using Event = std::variant<Granted, Revoked, Ended>;
+  using Event = std::variant<Granted, Revoked, ReleaseRequested, Ended>;
 
-  // Starts Power.AcquireWakeLease(name) on `stub`, which must outlive the
+  // Starts Power.AcquireWakeLease(request) on `stub`, which must outlive the
   // stream, and a thread that reads it. Does not wait for the manager.
   // Errors: from eventfd.
-  [[nodiscard]] static Result<std::unique_ptr<WakeLeaseStream>> Open(power::v1::Power::Stub& stub,
-                                                                     std::string name);
+  [[nodiscard]] static Result<std::unique_ptr<WakeLeaseStream>> Open(
+      power::v1::Power::Stub& stub, power::v1::AcquireWakeLeaseRequest request);
 
   WakeLeaseStream(const WakeLeaseStream&) = delete;
   WakeLeaseStream& operator=(const WakeLeaseStream&) = delete;
