@@ -1,5 +1,6 @@
 #include "manager/node_channel_service.h"
 
+#include <google/protobuf/util/time_util.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -119,6 +120,33 @@ grpc::ServerUnaryReactor* NodeChannelService::DropWakeLease(
                                                          " held for " + *owner));
       return;
     }
+    finisher.Finish(grpc::Status::OK);
+  });
+  return reactor;
+}
+
+grpc::ServerUnaryReactor* NodeChannelService::HandOffWakeLease(
+    grpc::CallbackServerContext* context, const node::v1::HandOffWakeLeaseRequest* request,
+    power::v1::HandOffWakeLeaseResponse* response) {
+  grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
+  rpc::UnaryFinisher finisher(reactor, "the manager is shutting down");
+  (void)manager_->dispatcher_.Post([this, request, response,
+                                    finisher = std::move(finisher)]() mutable {
+    Manager& m = *manager_;
+    auto owner = m.NodeOfToken(request->node_token());
+    if (!owner) {
+      finisher.Finish(ToStatus(owner.error()));
+      return;
+    }
+    const auto deadline = std::chrono::milliseconds(
+        google::protobuf::util::TimeUtil::DurationToMilliseconds(request->deadline()));
+    auto completed =
+        m.governor_->HandOffLeaseOf(request->lease_id(), *owner, request->token(), deadline);
+    if (!completed) {
+      finisher.Finish(ToStatus(completed.error()));
+      return;
+    }
+    response->set_completed(*completed);
     finisher.Finish(grpc::Status::OK);
   });
   return reactor;

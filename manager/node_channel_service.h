@@ -22,6 +22,9 @@ class NodeChannelService final : public node::v1::NodeChannel::CallbackService {
                                        node::v1::RemoveNodeResponse* response) override;
   grpc::ServerWriteReactor<power::v1::WakeLeaseEvent>* AcquireWakeLease(
       grpc::CallbackServerContext* context, const node::v1::WakeLeaseRequest* request) override;
+  grpc::ServerUnaryReactor* HandOffWakeLease(
+      grpc::CallbackServerContext* context, const node::v1::HandOffWakeLeaseRequest* request,
+      power::v1::HandOffWakeLeaseResponse* response) override;
   grpc::ServerUnaryReactor* DropWakeLease(grpc::CallbackServerContext* context,
                                           const node::v1::DropWakeLeaseRequest* request,
                                           node::v1::DropWakeLeaseResponse* response) override;

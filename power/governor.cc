@@ -622,6 +622,17 @@ Result<bool> Governor::HandOffLease(uint64_t id, const std::string& token, uint3
   return completed;
 }
 
+Result<bool> Governor::HandOffLeaseOf(uint64_t id, const std::string& holder,
+                                      const std::string& token,
+                                      std::chrono::milliseconds deadline) {
+  auto it = leases_.held().find(id);
+  if (it == leases_.held().end() || it->second.info.holder != holder) {
+    return Fail(ErrorCode::kNotFound,
+                "no wake lease " + std::to_string(id) + " is held for " + holder);
+  }
+  return HandOffLease(id, token, /*pid=*/0, deadline);
+}
+
 bool Governor::ReleaseLeaseOf(uint64_t id, const std::string& holder) {
   auto it = leases_.held().find(id);
   if (it == leases_.held().end() || it->second.info.holder != holder) return false;

@@ -119,6 +119,11 @@ class Governor {
   // Power.HandOffWakeLease (LeaseTable::HandOff).
   Result<bool> HandOffLease(uint64_t id, const std::string& token, uint32_t pid,
                             std::chrono::milliseconds deadline);
+  // NodeChannel.HandOffWakeLease: as HandOffLease, for a lease `holder` (a
+  // node path) holds. Errors: kNotFound if it holds no such lease, then as
+  // HandOffLease.
+  Result<bool> HandOffLeaseOf(uint64_t id, const std::string& holder, const std::string& token,
+                              std::chrono::milliseconds deadline);
   // Releases lease `id` only if `holder` holds it.
   bool ReleaseLeaseOf(uint64_t id, const std::string& holder);
   // Releases every lease whose holder is `holder` (a removed node).

@@ -47,6 +47,20 @@ class DriverContext {
     api_->AcquireWakeLease(std::move(name), std::move(done));
   }
 
+  // Hands `lease` over to the lease a client acquired (or will acquire)
+  // with `token`, a token the client minted and passed to the driver with
+  // its acknowledgement (Power.HandOffWakeLease): the system stays up
+  // until the client's lease is granted, which then derives from this one,
+  // so no suspend can start between the driver letting go and the client
+  // taking over. Consumes the lease; it is released once the manager has
+  // recorded the hand-off. `done` runs on the driver's dispatcher.
+  // Errors: kInvalidArgument (no lease, malformed token), kNotFound (the
+  // lease has ended), kFailedPrecondition (already handed off).
+  void HandOffWakeLease(WakeLease lease, std::string token,
+                        std::move_only_function<void(Result<void>)> done) const {
+    api_->HandOffWakeLease(std::move(lease), std::move(token), std::move(done));
+  }
+
   // Arms a wake vector (manifest power.wake_capable required, else
   // kFailedPrecondition): when `fd` polls ready for `events`, the host
   // reports a wake named `reason` to the manager — a suspend in progress

@@ -78,6 +78,10 @@ class DriverHostApi {
   virtual void Connect(std::string_view protocol,
                        std::move_only_function<void(Result<std::unique_ptr<ProtocolClient>>)> done) = 0;
   virtual void Log(LogLevel level, std::string_view message) = 0;
+  // Hands `lease` over to a client's token (DriverContext::HandOffWakeLease).
+  // Last, so that drivers built before it keep their vtable slots.
+  virtual void HandOffWakeLease(WakeLease lease, std::string token,
+                                std::move_only_function<void(Result<void>)> done) = 0;
 };
 
 }  // namespace trellis

@@ -384,6 +384,37 @@ void DriverInstance::AcquireWakeLease(std::string name,
       });
 }
 
+void DriverInstance::HandOffWakeLease(WakeLease lease, std::string token,
+                                      std::move_only_function<void(Result<void>)> done) {
+  auto finish = [self = shared_from_this(), done = std::move(done)](Result<void> result) mutable {
+    (void)self->dispatcher_.Post(
+        [done = std::move(done), result = std::move(result)]() mutable { done(std::move(result)); });
+  };
+  if (!lease) {
+    finish(Fail(ErrorCode::kInvalidArgument, "no wake lease to hand off"));
+    return;
+  }
+  node::v1::HandOffWakeLeaseRequest request;
+  request.set_node_token(config_.node_token);
+  request.set_lease_id(lease.id());
+  request.set_token(std::move(token));
+  auto* stub = env_.node_channel;
+  rpc::CallAsync<node::v1::HandOffWakeLeaseRequest, power::v1::HandOffWakeLeaseResponse>(
+      std::chrono::seconds(10), std::move(request),
+      [stub](auto* ctx, auto* req, auto* resp, auto cb) {
+        stub->async()->HandOffWakeLease(ctx, req, resp, std::move(cb));
+      },
+      // The lease is held until the manager has recorded the hand-off, and
+      // released (a no-op for the manager, which keeps it for the client)
+      // only then.
+      [lease = std::move(lease), finish = std::move(finish)](
+          grpc::Status status, power::v1::HandOffWakeLeaseResponse) mutable {
+        lease.Release();
+        finish(status.ok() ? Ok()
+                           : Result<void>(Fail(rpc::FromStatus(status, "HandOffWakeLease"))));
+      });
+}
+
 Result<WakeVector> DriverInstance::ArmWakeVector(int fd, short events, std::string reason,
                                                  WakeHandler on_wake) {
   if (!config_.args.wake_capable) {

@@ -108,6 +108,8 @@ class DriverInstance final : public DriverHostApi,
   void Connect(std::string_view protocol,
                std::move_only_function<void(Result<std::unique_ptr<ProtocolClient>>)> done) override;
   void Log(LogLevel level, std::string_view message) override;
+  void HandOffWakeLease(WakeLease lease, std::string token,
+                        std::move_only_function<void(Result<void>)> done) override;
 
  private:
   enum class State { kCreated, kStarting, kRunning, kSuspending, kSuspended, kStopping, kStopped };

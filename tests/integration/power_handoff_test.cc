@@ -228,6 +228,33 @@ TEST_F(PowerHandOffTest, BadHandOffsAndTokensAreRefused) {
   EXPECT_EQ(orphan.AwaitGrant(), 0u) << "no lease 12345 to derive from";
 }
 
+// A driver hands its lease over the same way (NodeChannel.HandOffWakeLease):
+// the client's lease derives from it, and the suspend queued meanwhile
+// waits for the client.
+TEST_F(PowerHandOffTest, ADriverHandsItsLeaseOverToAClientsToken) {
+  ASSERT_TRUE(Command("root.sys.p", kProbeHoldLease, 1).has_value());
+  ASSERT_TRUE(Poll([&] { return Command("root.sys.p", kProbeHasLease).value_or(0) == 1; }));
+  auto suspended = QueueSuspend();
+  const uint64_t high = 0x0123456789abcdefULL, low = 0xfedcba9876543210ULL;
+  ASSERT_TRUE(Command("root.sys.p", kProbeHandOffLease, high, low).has_value());
+  // The driver has let go; its lease is kept for the client.
+  ASSERT_TRUE(Poll([&] {
+    auto leases = Status().leases();
+    return Command("root.sys.p", kProbeHasLease).value_or(1) == 0 && leases.size() == 1 &&
+           leases[0].handing_off();
+  }));
+  EXPECT_EQ(Status().state(), power::v1::SYSTEM_STATE_RUNNING);
+  EXPECT_TRUE(Status().has_queued_suspend());
+  LeaseStream client(power(), "client-work", "0123456789abcdeffedcba9876543210");
+  ASSERT_NE(client.AwaitGrant(), 0u);
+  auto leases = Status().leases();
+  ASSERT_EQ(leases.size(), 1) << "the driver's lease ended with the grant";
+  EXPECT_EQ(leases[0].name(), "client-work");
+  EXPECT_THAT(leases[0].chain(), ::testing::ElementsAre("probe-hold"));
+  client.Release();
+  EXPECT_TRUE(StartedOnlyAfterTheConsumer(suspended, 0));
+}
+
 // Like /sys/power/wakeup_count: a lease taken and dropped after the
 // generation was read refuses the suspend.
 TEST_F(PowerHandOffTest, ALeaseSinceTheGenerationWasReadRefusesTheSuspend) {

@@ -36,6 +36,10 @@
 //   6  1 while the "probe-hold" lease is held, else 0
 //   7  fires the wake vector (writes to the eventfd or FIFO);
 //      kFailedPrecondition unless wake-capable
+//   8  hands the "probe-hold" lease over to the token of 32 hex digits
+//      arg1 then arg2 (DriverContext::HandOffWakeLease), as a driver does
+//      when a client acknowledges an event with its token; returns 0 at
+//      once, kFailedPrecondition if the lease is not held
 //   10 sets the suspend hook's mode, 11 the resume hook's: arg1 = 0 ok,
 //      1 fail (kInternal "injected failure in <hook> at <node_path>"),
 //      2 hang (never completes), 3 slow (completes OK after arg2 ms, timed
@@ -51,6 +55,7 @@
 
 #include <cerrno>
 #include <chrono>
+#include <cstdio>
 #include <memory>
 #include <optional>
 #include <string>
@@ -217,6 +222,8 @@ class PowerProbeDriver final : public Driver, public DeviceProtocol {
         return hold_lease_ ? 1 : 0;
       case 7:
         return FireWake();
+      case 8:
+        return HandOffHeldLease(arg1, arg2);
       case 10: {
         TRELLIS_ASSIGN_OR_RETURN(suspend_, ParseHookConfig(arg1, arg2, "suspend"));
         return 0;
@@ -360,6 +367,19 @@ class PowerProbeDriver final : public Driver, public DeviceProtocol {
           }
           hold_lease_ = std::move(*lease);
         });
+    return 0;
+  }
+
+  Result<int64_t> HandOffHeldLease(uint64_t high, uint64_t low) {
+    if (!hold_lease_) return Fail(ErrorCode::kFailedPrecondition, "no probe-hold lease is held");
+    char token[33];
+    std::snprintf(token, sizeof token, "%016llx%016llx", static_cast<unsigned long long>(high),
+                  static_cast<unsigned long long>(low));
+    context().HandOffWakeLease(std::move(hold_lease_), token, [this, alive = alive_](Result<void> done) {
+      if (*alive && !done) {
+        context().LogWarning("power-probe: hand-off failed: " + done.error().ToString());
+      }
+    });
     return 0;
   }
 

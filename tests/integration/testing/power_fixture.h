@@ -27,6 +27,8 @@ enum ProbeMinor : uint32_t {
   kProbeHoldLease = 4,
   kProbePostTask = 5,
   kProbeHasLease = 6,
+  kProbeFireWake = 7,
+  kProbeHandOffLease = 8,
   kProbeSuspendMode = 10,
   kProbeResumeMode = 11,
 };
