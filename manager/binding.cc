@@ -15,14 +15,7 @@ void Manager::BindNode(Node* node) {
   if (shutting_down_ || node == topology_.root() || node->state != NodeState::kUnbound) return;
   // Bound once its backend is ready; see StartBackends.
   if (backends_ && backends_->Gating(node->path())) return;
-  std::vector<Candidate> candidates;
-  candidates.reserve(drivers_.size());
-  for (const auto& [name, record] : drivers_) {
-    candidates.push_back({name, &record.file.manifest.bind(), record.disabled});
-  }
-  rpc::ProtoProperties properties;
-  rpc::ToProto(node->properties(), &properties);
-  Selection selection = SelectDriver(candidates, properties);
+  Selection selection = SelectFor(*node);
   if (!selection.driver) return;  // Stays unbound; `trellisctl why` explains.
   if (auto cycle = CheckBindCycle(node, *selection.driver); !cycle) {
     node->last_error = cycle.error().message();

@@ -18,17 +18,6 @@ using rpc::StatusOf;
 using rpc::ToStatus;
 using rpc::UnaryFinisher;
 
-node::v1::NodeState ToProto(NodeState state) {
-  switch (state) {
-    case NodeState::kUnbound: return node::v1::NODE_STATE_UNBOUND;
-    case NodeState::kBinding: return node::v1::NODE_STATE_BINDING;
-    case NodeState::kBound: return node::v1::NODE_STATE_BOUND;
-    case NodeState::kQuarantined: return node::v1::NODE_STATE_QUARANTINED;
-    case NodeState::kRemoving: return node::v1::NODE_STATE_REMOVING;
-  }
-  return node::v1::NODE_STATE_UNSPECIFIED;
-}
-
 std::string JoinIds(const google::protobuf::RepeatedField<uint32_t>& ids) {
   std::string out = "[";
   for (int i = 0; i < ids.size(); ++i) out += (i ? ", " : "") + std::to_string(ids[i]);
@@ -56,6 +45,17 @@ Result<void> CheckAccess(const manifest::v1::Access& access, const PeerCredentia
 
 }  // namespace
 
+node::v1::NodeState StateToProto(NodeState state) {
+  switch (state) {
+    case NodeState::kUnbound: return node::v1::NODE_STATE_UNBOUND;
+    case NodeState::kBinding: return node::v1::NODE_STATE_BINDING;
+    case NodeState::kBound: return node::v1::NODE_STATE_BOUND;
+    case NodeState::kQuarantined: return node::v1::NODE_STATE_QUARANTINED;
+    case NodeState::kRemoving: return node::v1::NODE_STATE_REMOVING;
+  }
+  return node::v1::NODE_STATE_UNSPECIFIED;
+}
+
 grpc::ServerUnaryReactor* DriverManagerService::ListNodes(grpc::CallbackServerContext* context,
                                                           const v1::ListNodesRequest* request,
                                                           v1::ListNodesResponse* response) {
@@ -77,7 +77,7 @@ grpc::ServerUnaryReactor* DriverManagerService::ListNodes(grpc::CallbackServerCo
       rpc::ToProto(node->properties(), info->mutable_properties());
       info->set_bound_driver(node->driver);
       info->set_host(node->host_id);
-      info->set_state(ToProto(node->state));
+      info->set_state(StateToProto(node->state));
       for (const auto& p : node->exposed) info->add_protocols(p);
       for (const auto& p : node->offered) {
         if (std::find(node->exposed.begin(), node->exposed.end(), p) == node->exposed.end()) {
@@ -216,12 +216,24 @@ grpc::ServerUnaryReactor* DriverManagerService::Bind(grpc::CallbackServerContext
   (void)manager_->dispatcher_.Post([this, request, response, peer = *peer,
                                     finisher = std::move(finisher)]() mutable {
     Manager& m = *manager_;
-    Node* node = m.topology_.Find(request->node_path());
+    // A class instance ("class/block/000") names its node and protocol.
+    std::string path = request->node_path();
+    std::string protocol = request->protocol();
+    if (path.starts_with("class/")) {
+      auto instance = m.classes_.Find(path);
+      if (!instance) {
+        finisher.Finish(StatusOf(ErrorCode::kNotFound, "no class instance " + path));
+        return;
+      }
+      path = instance->node_path();
+      if (protocol.empty()) protocol = instance->protocol();
+    }
+    Node* node = m.topology_.Find(path);
     if (node == nullptr) {
-      finisher.Finish(StatusOf(ErrorCode::kNotFound, "no node " + request->node_path()));
+      finisher.Finish(StatusOf(ErrorCode::kNotFound, "no node " + path));
       return;
     }
-    auto serving = m.ServingNode(node, request->protocol());
+    auto serving = m.ServingNode(node, protocol);
     if (!serving) {
       finisher.Finish(ToStatus(serving.error()));
       return;
@@ -231,7 +243,7 @@ grpc::ServerUnaryReactor* DriverManagerService::Bind(grpc::CallbackServerContext
       finisher.Finish(ToStatus(allowed.error()));
       return;
     }
-    m.GrantClient(node, *serving, request->protocol(), peer,
+    m.GrantClient(node, *serving, protocol, peer,
                   Manager::AnswerWithGrant(std::move(finisher), [response](const auto& grant) {
                     response->set_endpoint(grant.endpoint);
                     response->set_token(grant.token);

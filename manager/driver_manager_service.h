@@ -1,14 +1,19 @@
 // DriverManagerService: the DriverManager gRPC service clients reach on
 // unix:$TRELLIS_RUNTIME_DIR/manager.sock — listings, topology events, host
 // restarts, and Bind, which checks the caller's SO_PEERCRED identity against
-// the driver's manifest before handing out a capability token.
+// the driver's manifest before handing out a capability token. Changing
+// the driver index or adding test nodes takes root or the manager's user.
 #pragma once
 
+#include "manager/topology/node.h"
 #include "trellis/manager/v1/manager.grpc.pb.h"
 
 namespace trellis::manager {
 
 class Manager;
+
+// The wire form of a node's state.
+node::v1::NodeState StateToProto(NodeState state);
 
 class DriverManagerService final : public manager::v1::DriverManager::CallbackService {
  public:
@@ -37,6 +42,32 @@ class DriverManagerService final : public manager::v1::DriverManager::CallbackSe
   grpc::ServerUnaryReactor* BindDriver(grpc::CallbackServerContext* context,
                                        const v1::BindDriverRequest* request,
                                        v1::BindDriverResponse* response) override;
+
+  // driver_index_handlers.cc
+  grpc::ServerUnaryReactor* ExplainBinding(grpc::CallbackServerContext* context,
+                                           const v1::ExplainBindingRequest* request,
+                                           v1::ExplainBindingResponse* response) override;
+  grpc::ServerUnaryReactor* RegisterDriver(grpc::CallbackServerContext* context,
+                                           const v1::RegisterDriverRequest* request,
+                                           v1::RegisterDriverResponse* response) override;
+  grpc::ServerUnaryReactor* DisableDriver(grpc::CallbackServerContext* context,
+                                          const v1::DisableDriverRequest* request,
+                                          v1::DisableDriverResponse* response) override;
+  grpc::ServerUnaryReactor* EnableDriver(grpc::CallbackServerContext* context,
+                                         const v1::EnableDriverRequest* request,
+                                         v1::EnableDriverResponse* response) override;
+  grpc::ServerUnaryReactor* AddTestNode(grpc::CallbackServerContext* context,
+                                        const v1::AddTestNodeRequest* request,
+                                        v1::AddTestNodeResponse* response) override;
+  grpc::ServerUnaryReactor* RemoveTestNode(grpc::CallbackServerContext* context,
+                                           const v1::RemoveTestNodeRequest* request,
+                                           v1::RemoveTestNodeResponse* response) override;
+  // class_handlers.cc
+  grpc::ServerUnaryReactor* ListClass(grpc::CallbackServerContext* context,
+                                      const v1::ListClassRequest* request,
+                                      v1::ListClassResponse* response) override;
+  grpc::ServerWriteReactor<v1::ClassEvent>* WatchClass(
+      grpc::CallbackServerContext* context, const v1::WatchClassRequest* request) override;
 
  private:
   Manager* manager_;

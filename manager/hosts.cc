@@ -114,6 +114,7 @@ void Manager::OnHostExit(const std::string& id, uint64_t generation) {
     node_tokens_.erase(node->token);
     RevokeClientTokensFor(path);
     governor_->ReleaseLeasesOf(path);  // Leases the manager granted it on wake.
+    NotifyClassWatchers(classes_.Depart(path));
     if (requested) {
       node->restarts = 0;  // RestartHost resets the budget.
       RestartInPlace(node);

@@ -298,6 +298,27 @@ void Manager::Publish(TopologyEvent::Kind kind, const Node* node, std::string de
                  detail.empty() ? "" : (" (" + detail + ")").c_str());
   }
   std::erase_if(watchers_, [&](const auto& watcher) { return !watcher->Send(event); });
+
+  std::vector<v1::ClassEvent> changes;
+  if (node != nullptr && kind == TopologyEvent::KIND_DRIVER_STARTED) {
+    changes = classes_.Arrive(node->path(), node->driver, node->exposed);
+  } else if (node != nullptr && (kind == TopologyEvent::KIND_DRIVER_STOPPED ||
+                                 kind == TopologyEvent::KIND_NODE_REMOVED ||
+                                 kind == TopologyEvent::KIND_NODE_QUARANTINED)) {
+    changes = classes_.Depart(node->path());
+  }
+  NotifyClassWatchers(changes);
+}
+
+void Manager::NotifyClassWatchers(const std::vector<v1::ClassEvent>& changes) {
+  for (const auto& change : changes) {
+    std::erase_if(class_watchers_, [&](const ClassWatcher& watcher) {
+      if (!watcher.class_name.empty() && watcher.class_name != change.instance().class_name()) {
+        return !watcher.stream->active();
+      }
+      return !watcher.stream->Send(change);
+    });
+  }
 }
 
 }  // namespace trellis::manager

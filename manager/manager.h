@@ -24,6 +24,7 @@
 #include "manager/bind/driver_selector.h"
 #include "manager/host/host_launcher.h"
 #include "manager/manifest/manifest.h"
+#include "manager/topology/class_registry.h"
 #include "manager/topology/topology.h"
 #include "power/governor.h"
 #include "runtime/dispatcher.h"
@@ -138,6 +139,31 @@ class Manager final : private power::Platform {
   Result<Node*> AddChildFromDriver(const std::string& node_token, std::string name,
                                    NodeProperties properties, std::vector<std::string> offered);
 
+  // ---- The driver index at run time, test nodes, explanations (rebinding.cc) ----
+  // The driver a bind of `node` would select now, with a verdict per driver.
+  Selection SelectFor(const Node& node) const;
+  // Stops the children `node`'s driver added (deepest first), then its
+  // driver; the node stays, unbound. `done` runs on the dispatcher.
+  void UnbindNode(Node* node, std::move_only_function<void()> done);
+  // Binds `driver` wherever a bind would now select it: unbound nodes, and
+  // nodes bound to a fallback driver (which yields). Returns their paths.
+  std::vector<std::string> BindWhereSelected(const std::string& driver);
+  // DriverManager.RegisterDriver / DisableDriver / EnableDriver.
+  struct Registered {
+    std::string name;
+    std::vector<std::string> bound;  // Nodes it binds.
+  };
+  Result<Registered> RegisterDriver(const std::filesystem::path& manifest);
+  void DisableDriver(const std::string& name,
+                     std::move_only_function<void(Result<std::vector<std::string>>)> done);
+  Result<std::vector<std::string>> EnableDriver(const std::string& name);
+  v1::ExplainBindingResponse ExplainBinding(const Node& node) const;
+  Result<Node*> AddTestNode(const std::string& parent_path, std::string name,
+                            NodeProperties properties);
+  // Errors: kNotFound, kFailedPrecondition (not a test node, or being
+  // removed); `done` runs once it is gone.
+  Result<void> RemoveTestNode(const std::string& path, std::move_only_function<void()> done);
+
   // ---- Client grants (grants.cc) ----
   struct ClientGrant {
     std::string endpoint;
@@ -238,8 +264,11 @@ class Manager final : private power::Platform {
   void SendPowerBatch(bool suspend, const std::string& host_id, PowerBatch batch);
 
   // ---- Events and idle tracking ----
+  // Also keeps classes_ in step (a driver started or stopped, a node went).
   void Publish(manager::v1::TopologyEvent::Kind kind, const Node* node, std::string detail,
                std::string host_id = "");
+  // Sends class arrivals and departures to the watchers of their class.
+  void NotifyClassWatchers(const std::vector<manager::v1::ClassEvent>& changes);
   void BeginWork() TRELLIS_EXCLUDES(idle_mu_);
   void EndWork() TRELLIS_EXCLUDES(idle_mu_);
   // Runs `fn` on the dispatcher and waits for it.
@@ -274,6 +303,12 @@ class Manager final : private power::Platform {
   std::map<std::string, std::string> node_tokens_;  // Node-channel token → node path.
   std::map<std::string, ClientToken> client_tokens_;
   std::vector<std::shared_ptr<rpc::ServerStream<manager::v1::TopologyEvent>>> watchers_;
+  ClassRegistry classes_;
+  struct ClassWatcher {
+    std::string class_name;  // Empty: every class.
+    std::shared_ptr<rpc::ServerStream<manager::v1::ClassEvent>> stream;
+  };
+  std::vector<ClassWatcher> class_watchers_;
   std::unique_ptr<power::Governor> governor_;
   std::vector<std::shared_ptr<rpc::ServerStream<power::v1::PowerEvent>>> power_watchers_;
   std::map<std::string, PowerBatch> suspend_batches_;  // By host id.

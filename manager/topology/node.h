@@ -41,6 +41,9 @@ class Node {
   std::string last_error;       // Why the last bind or start failed.
   // Set for nodes a driver added: the node whose driver owns this one.
   bool added_by_driver = false;
+  // Added with DriverManager.AddTestNode; only those may be removed by
+  // RemoveTestNode.
+  bool test_node = false;
 
  private:
   friend class Topology;

@@ -99,4 +99,59 @@ Result<manager::v1::RestartHostResponse> ManagerClient::RestartHost(std::string 
   return response;
 }
 
+template <typename Request, typename Response>
+Result<Response> ManagerClient::Unary(grpc::Status (manager::v1::DriverManager::Stub::*method)(
+                                          grpc::ClientContext*, const Request&, Response*),
+                                      const Request& request, std::string_view call) {
+  grpc::ClientContext context;
+  internal::SetTimeout(context, options_.timeout);
+  Response response;
+  grpc::Status status = ((*stub_).*method)(&context, request, &response);
+  if (!status.ok()) return Fail(rpc::FromStatus(status, std::string(call)));
+  return response;
+}
+
+Result<manager::v1::ExplainBindingResponse> ManagerClient::ExplainBinding(std::string node_path) {
+  manager::v1::ExplainBindingRequest request;
+  request.set_node_path(std::move(node_path));
+  return Unary(&manager::v1::DriverManager::Stub::ExplainBinding, request, "ExplainBinding");
+}
+
+Result<manager::v1::RegisterDriverResponse> ManagerClient::RegisterDriver(
+    std::string manifest_path) {
+  manager::v1::RegisterDriverRequest request;
+  request.set_manifest_path(std::move(manifest_path));
+  return Unary(&manager::v1::DriverManager::Stub::RegisterDriver, request, "RegisterDriver");
+}
+
+Result<manager::v1::DisableDriverResponse> ManagerClient::DisableDriver(std::string name) {
+  manager::v1::DisableDriverRequest request;
+  request.set_driver_name(std::move(name));
+  return Unary(&manager::v1::DriverManager::Stub::DisableDriver, request, "DisableDriver");
+}
+
+Result<manager::v1::EnableDriverResponse> ManagerClient::EnableDriver(std::string name) {
+  manager::v1::EnableDriverRequest request;
+  request.set_driver_name(std::move(name));
+  return Unary(&manager::v1::DriverManager::Stub::EnableDriver, request, "EnableDriver");
+}
+
+Result<manager::v1::AddTestNodeResponse> ManagerClient::AddTestNode(
+    manager::v1::AddTestNodeRequest request) {
+  return Unary(&manager::v1::DriverManager::Stub::AddTestNode, request, "AddTestNode");
+}
+
+Result<void> ManagerClient::RemoveTestNode(std::string node_path) {
+  manager::v1::RemoveTestNodeRequest request;
+  request.set_node_path(std::move(node_path));
+  TRELLIS_TRY(Unary(&manager::v1::DriverManager::Stub::RemoveTestNode, request, "RemoveTestNode"));
+  return Ok();
+}
+
+Result<manager::v1::ListClassResponse> ManagerClient::ListClass(std::string class_name) {
+  manager::v1::ListClassRequest request;
+  request.set_class_name(std::move(class_name));
+  return Unary(&manager::v1::DriverManager::Stub::ListClass, request, "ListClass");
+}
+
 }  // namespace trellis::client

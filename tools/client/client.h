@@ -71,7 +71,28 @@ class ManagerClient {
   // Errors: kNotFound for an unknown host id.
   [[nodiscard]] Result<manager::v1::RestartHostResponse> RestartHost(std::string host_id);
 
+  // Why the node has its driver, or none. Errors: kNotFound.
+  [[nodiscard]] Result<manager::v1::ExplainBindingResponse> ExplainBinding(std::string node_path);
+  // The driver index at run time; see manager.proto for each call's errors
+  // (kPermissionDenied unless root or the manager's user).
+  [[nodiscard]] Result<manager::v1::RegisterDriverResponse> RegisterDriver(
+      std::string manifest_path);
+  [[nodiscard]] Result<manager::v1::DisableDriverResponse> DisableDriver(std::string name);
+  [[nodiscard]] Result<manager::v1::EnableDriverResponse> EnableDriver(std::string name);
+  // Test nodes (DFv2's AddTestNode).
+  [[nodiscard]] Result<manager::v1::AddTestNodeResponse> AddTestNode(
+      manager::v1::AddTestNodeRequest request);
+  [[nodiscard]] Result<void> RemoveTestNode(std::string node_path);
+  // The instances of a class ("block"; empty: every class).
+  [[nodiscard]] Result<manager::v1::ListClassResponse> ListClass(std::string class_name);
+
  private:
+  // One unary call with the client's timeout; errors name `call`.
+  template <typename Request, typename Response>
+  Result<Response> Unary(grpc::Status (manager::v1::DriverManager::Stub::*method)(
+                             grpc::ClientContext*, const Request&, Response*),
+                         const Request& request, std::string_view call);
+
   ManagerClient(std::string endpoint, ClientOptions options,
                 std::unique_ptr<manager::v1::DriverManager::Stub> stub)
       : endpoint_(std::move(endpoint)), options_(options), stub_(std::move(stub)) {}

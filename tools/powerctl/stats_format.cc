@@ -39,7 +39,7 @@ std::string FormatDriverLatencies(const power::v1::SuspendStats& stats) {
       if (h->target_us() != 0 && h->last_us() > h->target_us()) flags.push_back("over target");
       if (h->regressed()) flags.push_back("regressed");
       table.AddRow({d.node_path(), d.driver(), phase, std::to_string(h->count()), Us(h->last_us()),
-                    Us(h->median_us()), Us(h->max_us()),
+                    h->count() < 2 ? "-" : Us(h->median_us()), Us(h->max_us()),
                     h->target_us() == 0 ? "-" : Us(h->target_us()),
                     std::to_string(h->over_target()), client::JoinOrDash(flags)});
     }

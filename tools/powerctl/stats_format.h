@@ -15,7 +15,8 @@ std::string FormatLeaseStats(const power::v1::SuspendStats& stats);
 
 // NODE DRIVER PHASE COUNT LAST MEDIAN MAX TARGET OVER FLAGS, one row per
 // driver and phase with callbacks; FLAGS says "over target" (the last
-// callback missed its target) and "regressed". Empty if there is none.
+// callback missed its target) and "regressed"; MEDIAN (of the callbacks
+// before the last) is "-" after one. Empty if there is none.
 std::string FormatDriverLatencies(const power::v1::SuspendStats& stats);
 
 // The held leases as a forest by derivation: a lease under the lease it

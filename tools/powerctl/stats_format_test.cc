@@ -56,6 +56,11 @@ TEST(StatsFormatTest, DriverRowsFlagMissedTargetsAndRegressions) {
   EXPECT_THAT(text, HasSubstr("root.sys.disk0.block  gpt     suspend  5      9ms   2ms     9ms  5ms  "
                               "   1     over target, regressed\n"));
   EXPECT_THAT(text, ::testing::Not(HasSubstr("resume"))) << "no resume callbacks yet";
+  d->mutable_resume()->set_count(1);
+  d->mutable_resume()->set_last_us(40);
+  d->mutable_resume()->set_max_us(40);
+  EXPECT_THAT(FormatDriverLatencies(stats), HasSubstr("resume   1      40us  -       40us"))
+      << "no median from one callback";
   auto json = StatsToJson(stats);
   EXPECT_EQ(json["drivers"][0]["suspend"]["target_us"], 5000);
   EXPECT_EQ(json["drivers"][0]["suspend"]["regressed"], true);

@@ -15,6 +15,7 @@
 #include "tools/trellisctl/block_commands.h"
 #include "tools/trellisctl/command_context.h"
 #include "tools/trellisctl/device_commands.h"
+#include "tools/trellisctl/index_commands.h"
 #include "tools/trellisctl/inventory_commands.h"
 #include "tools/trellisctl/stream_device_commands.h"
 #include "tools/trellisctl/topology_commands.h"
@@ -34,6 +35,7 @@ int main(int argc, char** argv) {
   Runner run;
   AddTopologyCommands(app, globals, run);
   AddInventoryCommands(app, globals, run);
+  AddIndexCommands(app, globals, run);
   AddDeviceCommands(app, globals, run);
   AddBlockCommands(app, globals, run);
   AddStreamDeviceCommands(app, globals, run);
