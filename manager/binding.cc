@@ -266,15 +266,36 @@ void Manager::StopNodeDriver(const std::string& path, std::move_only_function<vo
   host::v1::StopDriverRequest request;
   request.set_node_path(path);
   auto* stub = host->second->stub.get();
+  auto deadline = options_.stop_timeout;
+  if (auto record = drivers_.find(node->driver);
+      record != drivers_.end() && record->second.file.manifest.stop_timeout_ms() > 0) {
+    deadline = std::chrono::milliseconds(record->second.file.manifest.stop_timeout_ms());
+  }
   BeginWork();
   rpc::CallAsync<host::v1::StopDriverRequest, host::v1::StopDriverResponse>(
-      options_.stop_timeout, std::move(request),
+      deadline, std::move(request),
       [stub](auto* ctx, auto* req, auto* resp, auto cb) {
         stub->async()->StopDriver(ctx, req, resp, std::move(cb));
       },
-      [this, after_stop, done = std::move(done)](grpc::Status,
-                                                 host::v1::StopDriverResponse) mutable {
-        auto posted = dispatcher_.Post([this, after_stop, done = std::move(done)]() mutable {
+      [this, path, host_id = node->host_id, generation = host->second->generation, deadline,
+       after_stop, done = std::move(done)](grpc::Status status,
+                                           host::v1::StopDriverResponse) mutable {
+        auto posted = dispatcher_.Post([this, path, host_id, generation, deadline, status,
+                                        after_stop, done = std::move(done)]() mutable {
+          if (status.error_code() == grpc::StatusCode::DEADLINE_EXCEEDED) {
+            // A driver hung in PrepareStop or Stop: its host goes, as for a
+            // hung suspend; its other nodes are then handled as a crash.
+            auto host = hosts_.find(host_id);
+            if (host != hosts_.end() && host->second->generation == generation) {
+              Node* node = topology_.Find(path);
+              if (node != nullptr) {
+                node->last_error = "did not stop within " + std::to_string(deadline.count()) +
+                                   " ms; host " + host_id + " killed";
+                Publish(TopologyEvent::KIND_DRIVER_STOPPED, node, node->last_error);
+              }
+              launcher_->Kill(host->second->launched);
+            }
+          }
           after_stop();
           done();
           EndWork();

@@ -207,6 +207,11 @@ Result<fs::path> ValidateAndResolve(const DriverManifest& manifest, const fs::pa
     return Fail(FieldError(source, "max_restarts",
                            "must be at most 100, got " + std::to_string(manifest.max_restarts())));
   }
+  if (manifest.stop_timeout_ms() > kMaxPowerTimeoutMs) {
+    return Fail(FieldError(source, "stop_timeout_ms",
+                           "must be between 1 and 60000 ms, got " +
+                               std::to_string(manifest.stop_timeout_ms())));
+  }
   TRELLIS_TRY(ValidatePower(manifest.power(), source));
   TRELLIS_TRY(ValidateExposes(manifest, source));
   return binary;

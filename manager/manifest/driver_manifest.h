@@ -54,6 +54,7 @@ inline constexpr uint32_t kMaxPowerTimeoutMs = 60000;
 //                     or in reject, priority within -1000..1000
 //   colocation_group  like name if set; not with host_restart_on_crash
 //   max_restarts      at most 100
+//   stop_timeout_ms   0 or 1..60000
 //   power             timeouts 0 or 1..60000 ms, and non-zero only with
 //                     managed_dispatchers
 //   exposes           dotted protocol names ("trellis.block.v1.Block"), unique

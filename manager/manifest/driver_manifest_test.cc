@@ -224,6 +224,12 @@ TEST_F(DriverManifestTest, PowerTimeoutsMustBeWithinRange) {
             "<valid>");
 }
 
+TEST_F(DriverManifestTest, StopTimeoutMustBeWithinRange) {
+  EXPECT_EQ(Error(Manifest(R"("stop_timeout_ms": 250)")), "<valid>");
+  EXPECT_EQ(Error(Manifest(R"("stop_timeout_ms": 60001)")),
+            "field 'stop_timeout_ms': must be between 1 and 60000 ms, got 60001");
+}
+
 TEST_F(DriverManifestTest, LatencyTargetsAreCheckedAgainstTheirTimeouts) {
   EXPECT_EQ(Error(Manifest(R"("power": {"managed_dispatchers": true, "suspend_target_ms": 5,
                                         "resume_target_ms": 10})")),

@@ -5,9 +5,13 @@
 //    Start() on the driver's dispatcher. Start completes OK once the driver is
 //    ready (children added, protocols served) or with an error, after which
 //    the driver is destroyed without Stop.
-//  - Stop() runs on the dispatcher when the driver is asked to stop; the
-//    driver is destroyed after it completes and its dispatchers have drained.
-//    If the driver is suspended at that time, SystemResume runs first.
+//  - Stopping has two phases, after Fuchsia's: PrepareStop() runs first on
+//    the dispatcher — stop taking new work, finish or fail what is in flight
+//    — then Stop() — release what is left; the driver is destroyed after it
+//    completes and its dispatchers have drained. The manager stops a node's
+//    children before it, and kills the host of a driver that misses the
+//    stop deadline (manifest stop_timeout_ms). If the driver is suspended at
+//    that time, SystemResume runs first.
 //  - SystemSuspend() runs only if the manifest sets
 //    power.managed_dispatchers, and only after the runtime has stopped
 //    starting the driver's tasks and the running one has returned (new tasks
@@ -30,6 +34,7 @@
 namespace trellis {
 
 using StartCompleter = Completer<Result<void>>;
+using PrepareStopCompleter = Completer<void>;
 using StopCompleter = Completer<void>;
 using SuspendCompleter = Completer<Result<void>>;
 using ResumeCompleter = Completer<Result<void>>;
@@ -42,6 +47,7 @@ class Driver {
   Driver& operator=(const Driver&) = delete;
 
   virtual void Start(StartCompleter completer) { completer(Ok()); }
+  virtual void PrepareStop(PrepareStopCompleter completer) { completer(); }
   virtual void Stop(StopCompleter completer) { completer(); }
   virtual void SystemSuspend(SuspendCompleter completer) { completer(Ok()); }
   virtual void SystemResume(std::optional<WakeLease> lease, ResumeCompleter completer) {

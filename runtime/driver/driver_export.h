@@ -12,7 +12,8 @@
 
 #include "runtime/driver/driver.h"
 
-#define TRELLIS_DRIVER_ABI_VERSION 1u
+// 2: Driver::PrepareStop, DriverHostApi::HandOffWakeLease.
+#define TRELLIS_DRIVER_ABI_VERSION 2u
 
 extern "C" {
 struct TrellisDriverExport {

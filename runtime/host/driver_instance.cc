@@ -147,10 +147,14 @@ void DriverInstance::Stop(std::move_only_function<void()> done) {
         return;
       }
       self->state_ = State::kStopping;
-      self->driver_->Stop(StopCompleter([self, done = std::move(done)]() mutable {
+      self->driver_->PrepareStop(PrepareStopCompleter([self, done = std::move(done)]() mutable {
         self->OnDispatcher([self, done = std::move(done)]() mutable {
-          self->state_ = State::kStopped;
-          self->Teardown(std::move(done));
+          self->driver_->Stop(StopCompleter([self, done = std::move(done)]() mutable {
+            self->OnDispatcher([self, done = std::move(done)]() mutable {
+              self->state_ = State::kStopped;
+              self->Teardown(std::move(done));
+            });
+          }));
         });
       }));
     };

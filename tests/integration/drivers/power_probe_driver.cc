@@ -12,7 +12,7 @@
 //   probe.log (string): file to which one line "<event> <node_path>\n" is
 //       appended per event, with a single O_APPEND write(2), so lines from
 //       many hosts never interleave. Events: start, stop, suspend, resume,
-//       resume-lease (SystemResume got the wake's lease), wake-task (the
+//       prepare-stop, resume-lease (SystemResume got the wake's lease), wake-task (the
 //       wake vector's handler ran), task (a task posted by minor 5 ran).
 //       suspend/resume are logged just before the hook completes OK; a
 //       failed resume logs resume-failed; any other failed or hung hook
@@ -40,6 +40,8 @@
 //      arg1 then arg2 (DriverContext::HandOffWakeLease), as a driver does
 //      when a client acknowledges an event with its token; returns 0 at
 //      once, kFailedPrecondition if the lease is not held
+//   12 arg1 = 2: PrepareStop hangs (never completes); 0: it logs
+//      "prepare-stop" and completes (the default)
 //   10 sets the suspend hook's mode, 11 the resume hook's: arg1 = 0 ok,
 //      1 fail (kInternal "injected failure in <hook> at <node_path>"),
 //      2 hang (never completes), 3 slow (completes OK after arg2 ms, timed
@@ -126,6 +128,15 @@ class PowerProbeDriver final : public Driver, public DeviceProtocol {
     const NodeProperties& props = context().start_args().properties;
     AddChildren(IntProperty(props, "probe.depth", 0), IntProperty(props, "probe.children", 0), 0,
                 std::move(completer));
+  }
+
+  void PrepareStop(PrepareStopCompleter completer) override {
+    if (hang_prepare_stop_) {
+      hung_prepare_stop_ = std::move(completer);  // Never completed: the host is killed.
+      return;
+    }
+    Log("prepare-stop");
+    completer();
   }
 
   void Stop(StopCompleter completer) override {
@@ -232,6 +243,13 @@ class PowerProbeDriver final : public Driver, public DeviceProtocol {
         TRELLIS_ASSIGN_OR_RETURN(resume_, ParseHookConfig(arg1, arg2, "resume"));
         return 0;
       }
+      case 12:
+        if (arg1 != 0 && arg1 != 2) {
+          return Fail(ErrorCode::kInvalidArgument,
+                      "stop mode must be 0 (ok) or 2 (hang in PrepareStop)");
+        }
+        hang_prepare_stop_ = arg1 == 2;
+        return 0;
       default:
         return Fail(ErrorCode::kUnimplemented,
                     "power-probe has no command " + std::to_string(minor));
@@ -472,6 +490,8 @@ class PowerProbeDriver final : public Driver, public DeviceProtocol {
   SuspendCompleter hung_suspend_;
   ResumeCompleter hung_resume_;
   WakeLease hold_lease_;
+  bool hang_prepare_stop_ = false;
+  PrepareStopCompleter hung_prepare_stop_;
   bool hold_pending_ = false;
   uint64_t hold_generation_ = 0;
   // False after Stop: callbacks already queued do nothing.

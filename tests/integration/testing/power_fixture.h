@@ -31,6 +31,7 @@ enum ProbeMinor : uint32_t {
   kProbeHandOffLease = 8,
   kProbeSuspendMode = 10,
   kProbeResumeMode = 11,
+  kProbeStopMode = 12,
 };
 enum ProbeMode : uint64_t { kModeOk = 0, kModeFail = 1, kModeHang = 2, kModeSlow = 3 };
 
