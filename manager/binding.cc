@@ -189,6 +189,32 @@ void Manager::RevokeClientToken(std::map<std::string, ClientToken>::iterator it)
 }
 
 void Manager::RemoveSubtree(Node* root, bool keep_root, std::move_only_function<void()> done) {
+  // Composites with a parent in this subtree go first: they use it.
+  std::vector<std::string> composites;
+  for (const auto& path : CompositesOf(root->path())) {
+    if (!path.starts_with(root->path() + ".")) composites.push_back(path);
+  }
+  if (!composites.empty()) {
+    struct Join {
+      size_t left;
+      std::move_only_function<void()> then;
+    };
+    auto join = std::make_shared<Join>(Join{
+        composites.size(),
+        [this, path = root->path(), keep_root, done = std::move(done)]() mutable {
+          if (Node* root = topology_.Find(path)) {
+            RemoveSubtree(root, keep_root, std::move(done));
+          } else if (done) {
+            done();
+          }
+        }});
+    for (const auto& path : composites) {
+      RemoveSubtree(topology_.Find(path), /*keep_root=*/false, [join] {
+        if (--join->left == 0) join->then();
+      });
+    }
+    return;
+  }
   std::vector<std::string> order;  // Deepest first, for the final removal.
   topology_.PostOrder(root, [&](Node* node) {
     if (keep_root && node == root) return;
@@ -202,6 +228,7 @@ void Manager::RemoveSubtree(Node* root, bool keep_root, std::move_only_function<
                Node* node = topology_.Find(path);
                if (node == nullptr) continue;
                Publish(TopologyEvent::KIND_NODE_REMOVED, node, "");
+               if (node->composite) ForgetComposite(path);
                topology_.Remove(node);
              }
              if (done) done();

@@ -90,13 +90,13 @@ grpc::ServerUnaryReactor* DriverManagerService::DisableDriver(
                                     finisher = std::move(finisher)]() mutable {
     manager_->DisableDriver(
         request->driver_name(),
-        [response, finisher = std::move(finisher)](
-            Result<std::vector<std::string>> unbound) mutable {
-          if (!unbound) {
-            finisher.Finish(ToStatus(unbound.error()));
+        [response, finisher = std::move(finisher)](Result<void> disabled,
+                                                   std::vector<std::string> unbound) mutable {
+          if (!disabled) {
+            finisher.Finish(ToStatus(disabled.error()));
             return;
           }
-          for (const auto& path : *unbound) response->add_unbound_nodes(path);
+          for (auto& path : unbound) response->add_unbound_nodes(std::move(path));
           finisher.Finish(grpc::Status::OK);
         });
   });
@@ -167,6 +167,30 @@ grpc::ServerUnaryReactor* DriverManagerService::RemoveTestNode(
     auto removing =
         manager_->RemoveTestNode(request->node_path(), [shared] { shared->Finish(grpc::Status::OK); });
     if (!removing) shared->Finish(ToStatus(removing.error()));
+  });
+  return reactor;
+}
+
+grpc::ServerUnaryReactor* DriverManagerService::AddCompositeSpec(
+    grpc::CallbackServerContext* context, const v1::AddCompositeSpecRequest* request,
+    v1::AddCompositeSpecResponse* response) {
+  auto* reactor = context->DefaultReactor();
+  UnaryFinisher finisher(reactor, kShuttingDown);
+  if (auto admin = CheckAdmin(manager_->acceptor_->Lookup(context->peer()), context,
+                              "add composite specs");
+      !admin) {
+    finisher.Finish(ToStatus(admin.error()));
+    return reactor;
+  }
+  (void)manager_->dispatcher_.Post([this, request, response,
+                                    finisher = std::move(finisher)]() mutable {
+    auto added = manager_->AddComposite(request->spec());
+    if (!added) {
+      finisher.Finish(ToStatus(added.error()));
+      return;
+    }
+    response->set_node_path(*added);
+    finisher.Finish(grpc::Status::OK);
   });
   return reactor;
 }

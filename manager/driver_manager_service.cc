@@ -243,7 +243,7 @@ grpc::ServerUnaryReactor* DriverManagerService::Bind(grpc::CallbackServerContext
       finisher.Finish(ToStatus(allowed.error()));
       return;
     }
-    m.GrantClient(node, *serving, protocol, peer,
+    m.GrantClient(node, *serving, Manager::ServedProtocol(*node, protocol), peer,
                   Manager::AnswerWithGrant(std::move(finisher), [response](const auto& grant) {
                     response->set_endpoint(grant.endpoint);
                     response->set_token(grant.token);

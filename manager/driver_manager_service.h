@@ -62,6 +62,9 @@ class DriverManagerService final : public manager::v1::DriverManager::CallbackSe
   grpc::ServerUnaryReactor* RemoveTestNode(grpc::CallbackServerContext* context,
                                            const v1::RemoveTestNodeRequest* request,
                                            v1::RemoveTestNodeResponse* response) override;
+  grpc::ServerUnaryReactor* AddCompositeSpec(grpc::CallbackServerContext* context,
+                                             const v1::AddCompositeSpecRequest* request,
+                                             v1::AddCompositeSpecResponse* response) override;
   // class_handlers.cc
   grpc::ServerUnaryReactor* ListClass(grpc::CallbackServerContext* context,
                                       const v1::ListClassRequest* request,

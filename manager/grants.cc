@@ -24,7 +24,18 @@ std::string Join(const std::vector<std::string>& list) {
 
 Result<Node*> Manager::ServingNode(Node* node, const std::string& protocol, bool starting_ok) {
   Node* serving = node;
-  if (Contains(node->offered, protocol) && node->parent() != nullptr) {
+  if (node->composite && Contains(node->offered, protocol)) {
+    // "<parent name>/<protocol>": that parent's node serves it.
+    const std::string name = protocol.substr(0, protocol.find('/'));
+    serving = nullptr;
+    for (const auto& [parent, path] : node->composite_parents) {
+      if (parent == name) serving = topology_.Find(path);
+    }
+    if (serving == nullptr) {
+      return Fail(ErrorCode::kUnavailable,
+                  "composite " + node->path() + ": parent '" + name + "' went away");
+    }
+  } else if (Contains(node->offered, protocol) && node->parent() != nullptr) {
     serving = node->parent();
   } else if (node->state == NodeState::kBound && !Contains(node->exposed, protocol)) {
     std::vector<std::string> all = node->offered;
@@ -42,6 +53,11 @@ Result<Node*> Manager::ServingNode(Node* node, const std::string& protocol, bool
                     std::string(NodeStateName(serving->state)) + ")");
   }
   return serving;
+}
+
+std::string Manager::ServedProtocol(const Node& node, const std::string& protocol) {
+  auto slash = protocol.find('/');
+  return node.composite && slash != std::string::npos ? protocol.substr(slash + 1) : protocol;
 }
 
 void Manager::GrantClient(Node* node, Node* serving, const std::string& protocol,

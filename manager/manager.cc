@@ -176,6 +176,12 @@ Result<void> Manager::Boot() {
     });
     StartBackends(std::move(backends));
     topology_.PreOrder(topology_.root(), [&](Node* node) { BindNode(node); });
+    for (const auto& spec : board_.board.composites()) {
+      if (auto added = AddComposite(spec); !added) {
+        booted = Fail(added.error().WithContext(options_.board.string()));
+        return;
+      }
+    }
   });
   return booted;
 }
@@ -308,6 +314,17 @@ void Manager::Publish(TopologyEvent::Kind kind, const Node* node, std::string de
     changes = classes_.Depart(node->path());
   }
   NotifyClassWatchers(changes);
+
+  // Composites follow their parents: assembled when a parent's driver
+  // starts, removed when it stops. Later tasks: this may run in the middle
+  // of a removal.
+  if (node != nullptr && !composites_.empty()) {
+    if (kind == TopologyEvent::KIND_DRIVER_STARTED) {
+      (void)dispatcher_.Post([this] { AssembleComposites(); });
+    } else if (kind == TopologyEvent::KIND_DRIVER_STOPPED && !node->composite) {
+      (void)dispatcher_.Post([this, path = node->path()] { RemoveCompositesOf(path); });
+    }
+  }
 }
 
 void Manager::NotifyClassWatchers(const std::vector<v1::ClassEvent>& changes) {

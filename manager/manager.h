@@ -154,8 +154,9 @@ class Manager final : private power::Platform {
     std::vector<std::string> bound;  // Nodes it binds.
   };
   Result<Registered> RegisterDriver(const std::filesystem::path& manifest);
+  // `done` gets the outcome and the nodes it was unbound from.
   void DisableDriver(const std::string& name,
-                     std::move_only_function<void(Result<std::vector<std::string>>)> done);
+                     std::move_only_function<void(Result<void>, std::vector<std::string>)> done);
   Result<std::vector<std::string>> EnableDriver(const std::string& name);
   v1::ExplainBindingResponse ExplainBinding(const Node& node) const;
   Result<Node*> AddTestNode(const std::string& parent_path, std::string name,
@@ -163,6 +164,23 @@ class Manager final : private power::Platform {
   // Errors: kNotFound, kFailedPrecondition (not a test node, or being
   // removed); `done` runs once it is gone.
   Result<void> RemoveTestNode(const std::string& path, std::move_only_function<void()> done);
+
+  // ---- Composite nodes (composites.cc) ----
+  struct Composite {
+    manifest::v1::CompositeSpec spec;
+    std::string node_path;  // Empty while not assembled.
+  };
+  // Adds a spec and assembles it if it can; the node's path or "".
+  // Errors: kInvalidArgument (bad spec), kAlreadyExists (name in use).
+  Result<std::string> AddComposite(manifest::v1::CompositeSpec spec);
+  // Assembles every spec whose parents have all matched bound nodes.
+  void AssembleComposites();
+  // Assembled composites with a parent at or under `subtree`.
+  std::vector<std::string> CompositesOf(const std::string& subtree) const;
+  // The composite at `node_path` was removed: it may be assembled again.
+  void ForgetComposite(const std::string& node_path);
+  // Removes the composites of a parent whose driver stopped.
+  void RemoveCompositesOf(const std::string& parent);
 
   // ---- Client grants (grants.cc) ----
   struct ClientGrant {
@@ -176,6 +194,9 @@ class Manager final : private power::Platform {
   // the serving driver is not running (or, unless starting_ok, still
   // starting: a driver's children bind, and connect, during its Start).
   Result<Node*> ServingNode(Node* node, const std::string& protocol, bool starting_ok = false);
+  // The protocol the serving node serves for `protocol` at `node`: a
+  // composite's "<parent>/<protocol>" is the parent's <protocol>.
+  static std::string ServedProtocol(const Node& node, const std::string& protocol);
   // Issues a client token for `protocol` at `node` (served by `serving`) on
   // the serving host, then runs `done` on the dispatcher with the grant.
   // The token is revoked with the node, like every client token.
@@ -304,6 +325,7 @@ class Manager final : private power::Platform {
   std::map<std::string, ClientToken> client_tokens_;
   std::vector<std::shared_ptr<rpc::ServerStream<manager::v1::TopologyEvent>>> watchers_;
   ClassRegistry classes_;
+  std::vector<Composite> composites_;
   struct ClassWatcher {
     std::string class_name;  // Empty: every class.
     std::shared_ptr<rpc::ServerStream<manager::v1::ClassEvent>> stream;

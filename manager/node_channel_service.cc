@@ -222,7 +222,7 @@ grpc::ServerUnaryReactor* NodeChannelService::Connect(grpc::CallbackServerContex
     // The driver is the client; drivers the manager bound are trusted with
     // their node's offers, as in DFv2, so no access list applies.
     PeerCredentials caller{.pid = 0, .uid = getuid(), .gid = getgid()};
-    m.GrantClient(node, *serving, request->protocol(), caller,
+    m.GrantClient(node, *serving, Manager::ServedProtocol(*node, request->protocol()), caller,
                   Manager::AnswerWithGrant(std::move(finisher), [response](const auto& grant) {
                     response->set_endpoint(grant.endpoint);
                     response->set_token(grant.token);

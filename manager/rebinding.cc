@@ -113,11 +113,12 @@ Result<Manager::Registered> Manager::RegisterDriver(const std::filesystem::path&
   return Registered{.name = name, .bound = BindWhereSelected(name)};
 }
 
-void Manager::DisableDriver(const std::string& name,
-                            std::move_only_function<void(Result<std::vector<std::string>>)> done) {
+void Manager::DisableDriver(
+    const std::string& name,
+    std::move_only_function<void(Result<void>, std::vector<std::string>)> done) {
   auto record = drivers_.find(name);
   if (record == drivers_.end()) {
-    done(Fail(ErrorCode::kNotFound, "no driver '" + name + "'"));
+    done(Fail(ErrorCode::kNotFound, "no driver '" + name + "'"), {});
     return;
   }
   record->second.disabled = true;
@@ -134,11 +135,11 @@ void Manager::DisableDriver(const std::string& name,
   struct Join {
     size_t left;
     std::vector<std::string> unbound;
-    std::move_only_function<void(Result<std::vector<std::string>>)> done;
+    std::move_only_function<void(Result<void>, std::vector<std::string>)> done;
   };
   auto join = std::make_shared<Join>(Join{bound.size() + 1, {}, std::move(done)});
   auto finish_one = [join] {
-    if (--join->left == 0) join->done(std::move(join->unbound));
+    if (--join->left == 0) join->done(Ok(), std::move(join->unbound));
   };
   for (const auto& path : bound) {
     Node* node = topology_.Find(path);

@@ -44,6 +44,9 @@ class Node {
   // Added with DriverManager.AddTestNode; only those may be removed by
   // RemoveTestNode.
   bool test_node = false;
+  // A composite node: its parents by spec name, each a node path.
+  bool composite = false;
+  std::vector<std::pair<std::string, std::string>> composite_parents;
 
  private:
   friend class Topology;

@@ -91,8 +91,25 @@ class DriverContext {
   template <typename Protocol>
   void Connect(
       std::move_only_function<void(Result<std::unique_ptr<typename Protocol::Client>>)> done) const {
-    api_->Connect(Protocol::kName, [done = std::move(done)](
-                                       Result<std::unique_ptr<ProtocolClient>> client) mutable {
+    ConnectTo<Protocol>(std::string(Protocol::kName), std::move(done));
+  }
+  // The same, for a composite node's driver: the protocol its parent
+  // `parent` (the name in the composite spec) serves,
+  // context.Connect<BlockProtocol>("a", done).
+  template <typename Protocol>
+  void Connect(
+      std::string_view parent,
+      std::move_only_function<void(Result<std::unique_ptr<typename Protocol::Client>>)> done) const {
+    ConnectTo<Protocol>(std::string(parent) + "/" + Protocol::kName, std::move(done));
+  }
+
+ private:
+  template <typename Protocol>
+  void ConnectTo(
+      std::string offer,
+      std::move_only_function<void(Result<std::unique_ptr<typename Protocol::Client>>)> done) const {
+    api_->Connect(offer, [done = std::move(done)](
+                             Result<std::unique_ptr<ProtocolClient>> client) mutable {
       if (!client) {
         done(Fail(client.error()));
         return;
@@ -101,6 +118,8 @@ class DriverContext {
           static_cast<typename Protocol::Client*>(client->release())));
     });
   }
+
+ public:
 
   // Logs with the driver's and node's names attached.
   void Log(LogLevel level, std::string_view message) const { api_->Log(level, message); }

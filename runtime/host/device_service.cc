@@ -65,6 +65,7 @@ class UpcallStream final : public trellis::Upcall::Sink {
   }
   bool active() const override { return stream_->active(); }
   void Finish(const grpc::Status& status) { stream_->Finish(status); }
+  void SendInitialMetadata() { stream_->SendInitialMetadata(); }
 
  private:
   std::shared_ptr<rpc::ServerStream<Upcall>> stream_;
@@ -140,6 +141,9 @@ grpc::ServerWriteReactor<Upcall>* DeviceService::Subscribe(
       instance->dispatcher().Post([stream, instance, caller = grant.caller, minor, end_previous] {
         auto* protocol = DeviceOrUnavailable(*instance, *stream);
         if (protocol != nullptr) {
+          // The client may wait for this: commands it sends after it run
+          // after this task, so their upcalls find the subscription.
+          stream->SendInitialMetadata();
           auto subscribed = protocol->Subscribe(caller, minor, trellis::Upcall(stream));
           if (!subscribed) stream->Finish(ToStatus(subscribed.error()));
         }

@@ -467,7 +467,11 @@ Task DriverInstance::TakeWakeTask() {
 void DriverInstance::Connect(
     std::string_view protocol,
     std::move_only_function<void(Result<std::unique_ptr<ProtocolClient>>)> done) {
-  if (protocol != BlockProtocol::kName) {
+  // A composite's offers are "<parent>/<protocol>".
+  std::string_view served = protocol.substr(protocol.find('/') == std::string_view::npos
+                                                ? 0
+                                                : protocol.find('/') + 1);
+  if (served != BlockProtocol::kName) {
     (void)dispatcher_.Post([done = std::move(done), protocol = std::string(protocol)]() mutable {
       done(Fail(ErrorCode::kInvalidArgument,
                 "drivers cannot connect to '" + protocol + "': no client for it in this host"));

@@ -37,8 +37,8 @@ TEST_F(DeviceProtocolTest, SecondSubscribeEndsTheFirstAndReceivesUpcalls) {
   request.set_minor_num(2);
   auto first_context = WithToken(bound_.token);
   auto first = bound_.device->Subscribe(first_context.get(), request);
-  // Make sure the first subscription is registered before replacing it: an
-  // upcall proves it.
+  // The initial metadata comes once the driver holds the subscription.
+  first->WaitForInitialMetadata();
   int64_t value = 0;
   ASSERT_TRUE(Command(2, 1, 7, &value).ok());
   device::v1::Upcall upcall;

@@ -32,15 +32,6 @@ class RuntimeDriverIndexTest : public ManagerFixture {
     return node && node->state() == node::v1::NODE_STATE_BOUND ? node->bound_driver() : "";
   }
 
-  template <typename Request, typename Response>
-  grpc::Status Call(grpc::Status (manager::v1::DriverManager::Stub::*method)(
-                        grpc::ClientContext*, const Request&, Response*),
-                    const Request& request, Response* response) {
-    grpc::ClientContext context;
-    context.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(20));
-    return (stub().*method)(&context, request, response);
-  }
-
   manager::v1::ExplainBindingResponse Why(const std::string& path) {
     manager::v1::ExplainBindingRequest request;
     request.set_node_path(path);

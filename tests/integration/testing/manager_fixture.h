@@ -63,6 +63,17 @@ class ManagerFixture : public ::testing::Test {
   void StopManager();
 
   manager::v1::DriverManager::Stub& stub() { return *stub_; }
+  // One DriverManager call with a 20 s deadline; the response is dropped
+  // if `response` is null.
+  template <typename Request, typename Response>
+  grpc::Status Call(grpc::Status (manager::v1::DriverManager::Stub::*method)(
+                        grpc::ClientContext*, const Request&, Response*),
+                    const Request& request, Response* response = nullptr) {
+    grpc::ClientContext context;
+    context.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(20));
+    Response ignored;
+    return (stub().*method)(&context, request, response ? response : &ignored);
+  }
   std::vector<node::v1::NodeInfo> Nodes();
   std::optional<node::v1::NodeInfo> FindNode(const std::string& path);
   // Polls ListNodes until `pred` holds or `timeout` passes.
