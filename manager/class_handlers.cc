@@ -43,7 +43,9 @@ grpc::ServerWriteReactor<v1::ClassEvent>* DriverManagerService::WatchClass(
       return;
     }
     // What is there now, then every change: both from this task, so nothing
-    // falls between.
+    // falls between. The metadata first: a client that waits for it is
+    // registered.
+    stream->SendInitialMetadata();
     for (auto& instance : m.classes_.List(class_name)) {
       v1::ClassEvent event;
       event.set_kind(v1::ClassEvent::KIND_ARRIVED);
@@ -51,7 +53,6 @@ grpc::ServerWriteReactor<v1::ClassEvent>* DriverManagerService::WatchClass(
       *event.mutable_instance() = std::move(instance);
       stream->Send(std::move(event));
     }
-    stream->SendInitialMetadata();
     m.class_watchers_.push_back({class_name, stream});
   });
   if (!posted) {

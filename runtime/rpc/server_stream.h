@@ -37,6 +37,7 @@ class ServerStream {
     pending_.push_back(std::move(message));
     if (!writing_) {
       writing_ = true;
+      metadata_sent_ = true;  // The first write carries it.
       reactor_->StartWrite(&pending_.front());
     }
     return true;
@@ -50,10 +51,13 @@ class ServerStream {
 
   // Sends the initial metadata now. Lets a client that waits for it
   // (ClientReader::WaitForInitialMetadata) know the server has set the
-  // stream up. Call before the first Send.
+  // stream up. A no-op once sent, by this or by a Send (gRPC aborts the
+  // process on a second StartSendInitialMetadata).
   void SendInitialMetadata() TRELLIS_EXCLUDES(mu_) {
     MutexLock lock(mu_);
-    if (reactor_ != nullptr && !finished_ && !writing_) reactor_->StartSendInitialMetadata();
+    if (reactor_ == nullptr || finished_ || metadata_sent_) return;
+    metadata_sent_ = true;
+    reactor_->StartSendInitialMetadata();
   }
 
   // Runs `fn` once the call is over — the client cancelled or went away, or
@@ -132,6 +136,7 @@ class ServerStream {
   grpc::ServerWriteReactor<T>* reactor_ TRELLIS_GUARDED_BY(mu_) = nullptr;
   std::deque<T> pending_ TRELLIS_GUARDED_BY(mu_);
   bool writing_ TRELLIS_GUARDED_BY(mu_) = false;
+  bool metadata_sent_ TRELLIS_GUARDED_BY(mu_) = false;
   bool finished_ TRELLIS_GUARDED_BY(mu_) = false;
   bool closed_ TRELLIS_GUARDED_BY(mu_) = false;
   std::move_only_function<void()> on_closed_ TRELLIS_GUARDED_BY(mu_);
