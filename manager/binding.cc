@@ -2,6 +2,7 @@
 #include <algorithm>
 #include <cstdio>
 
+#include "manager/join.h"
 #include "manager/manager.h"
 #include "runtime/rpc/async_call.h"
 #include "runtime/rpc/properties.h"
@@ -195,11 +196,7 @@ void Manager::RemoveSubtree(Node* root, bool keep_root, std::move_only_function<
     if (!path.starts_with(root->path() + ".")) composites.push_back(path);
   }
   if (!composites.empty()) {
-    struct Join {
-      size_t left;
-      std::move_only_function<void()> then;
-    };
-    auto join = std::make_shared<Join>(Join{
+    auto removed = JoinAfter(
         composites.size(),
         [this, path = root->path(), keep_root, done = std::move(done)]() mutable {
           if (Node* root = topology_.Find(path)) {
@@ -207,11 +204,9 @@ void Manager::RemoveSubtree(Node* root, bool keep_root, std::move_only_function<
           } else if (done) {
             done();
           }
-        }});
+        });
     for (const auto& path : composites) {
-      RemoveSubtree(topology_.Find(path), /*keep_root=*/false, [join] {
-        if (--join->left == 0) join->then();
-      });
+      RemoveSubtree(topology_.Find(path), /*keep_root=*/false, removed);
     }
     return;
   }
@@ -253,24 +248,16 @@ void Manager::StopTree(const std::string& path, bool stop_self, std::move_only_f
     then();
     return;
   }
-  // Children before parents; independent subtrees in parallel. The join
-  // count is touched only on the dispatcher.
-  struct Join {
-    size_t left;
-    std::move_only_function<void()> then;
-  };
-  auto join = std::make_shared<Join>(Join{node->children().size(), std::move(then)});
+  // Children before parents; independent subtrees in parallel.
+  auto stopped = JoinAfter(node->children().size(), std::move(then));
   std::vector<std::string> children;
   for (const auto& [name, child] : node->children()) children.push_back(child->path());
-  for (const std::string& child : children) {
-    StopTree(child, /*stop_self=*/true, [join] {
-      if (--join->left == 0) join->then();
-    });
-  }
+  for (const std::string& child : children) StopTree(child, /*stop_self=*/true, stopped);
 }
 
 void Manager::StopNodeDriver(const std::string& path, std::move_only_function<void()> done) {
-  auto after_stop = [this, path] {
+  // `why` is the stop event's detail.
+  auto after_stop = [this, path](const std::string& why) {
     Node* node = topology_.Find(path);
     if (node == nullptr) return;
     node_tokens_.erase(node->token);
@@ -278,7 +265,7 @@ void Manager::StopNodeDriver(const std::string& path, std::move_only_function<vo
     governor_->ReleaseLeasesOf(path);
     auto host = hosts_.find(node->host_id);
     if (host != hosts_.end()) host->second->nodes.erase(path);
-    if (!node->driver.empty()) Publish(TopologyEvent::KIND_DRIVER_STOPPED, node, "removed");
+    if (!node->driver.empty()) Publish(TopologyEvent::KIND_DRIVER_STOPPED, node, why);
     ReleaseHostIfIdle(std::string(node->host_id));
   };
   Node* node = topology_.Find(path);
@@ -286,7 +273,7 @@ void Manager::StopNodeDriver(const std::string& path, std::move_only_function<vo
   bool live = node != nullptr && host != hosts_.end() && host->second->stub &&
               host->second->state == host::v1::HOST_STATE_RUNNING && !node->driver.empty();
   if (!live) {
-    after_stop();
+    after_stop("removed");
     done();
     return;
   }
@@ -309,21 +296,19 @@ void Manager::StopNodeDriver(const std::string& path, std::move_only_function<vo
                                            host::v1::StopDriverResponse) mutable {
         auto posted = dispatcher_.Post([this, path, host_id, generation, deadline, status,
                                         after_stop, done = std::move(done)]() mutable {
+          std::string why = "removed";
           if (status.error_code() == grpc::StatusCode::DEADLINE_EXCEEDED) {
             // A driver hung in PrepareStop or Stop: its host goes, as for a
             // hung suspend; its other nodes are then handled as a crash.
             auto host = hosts_.find(host_id);
             if (host != hosts_.end() && host->second->generation == generation) {
-              Node* node = topology_.Find(path);
-              if (node != nullptr) {
-                node->last_error = "did not stop within " + std::to_string(deadline.count()) +
-                                   " ms; host " + host_id + " killed";
-                Publish(TopologyEvent::KIND_DRIVER_STOPPED, node, node->last_error);
-              }
+              why = "did not stop within " + std::to_string(deadline.count()) + " ms; host " +
+                    host_id + " killed";
+              if (Node* node = topology_.Find(path)) node->last_error = why;
               launcher_->Kill(host->second->launched);
             }
           }
-          after_stop();
+          after_stop(why);
           done();
           EndWork();
         });

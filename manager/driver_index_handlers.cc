@@ -17,11 +17,13 @@ using rpc::ToStatus;
 using rpc::UnaryFinisher;
 constexpr const char* kShuttingDown = "the manager is shutting down";
 
-// Whether the caller may change the driver index or the topology: root, or
-// the user the manager runs as (who could restart it with other manifests
-// anyway). Errors: kUnauthenticated (unknown connection), kPermissionDenied.
-Result<void> CheckAdmin(const std::optional<PeerCredentials>& peer,
-                        grpc::CallbackServerContext* context, std::string_view what) {
+}  // namespace
+
+// Root, or the user the manager runs as (who could restart it with other
+// manifests anyway).
+Result<void> DriverManagerService::CheckAdmin(grpc::CallbackServerContext* context,
+                                              std::string_view what) const {
+  auto peer = manager_->acceptor_->Lookup(context->peer());
   if (!peer) {
     return Fail(ErrorCode::kUnauthenticated,
                 "cannot identify the caller's connection (" + context->peer() + ")");
@@ -31,8 +33,6 @@ Result<void> CheckAdmin(const std::optional<PeerCredentials>& peer,
               "uid " + std::to_string(peer->uid) + " may not " + std::string(what) +
                   ": only root and the manager's user (uid " + std::to_string(getuid()) + ") may");
 }
-
-}  // namespace
 
 grpc::ServerUnaryReactor* DriverManagerService::ExplainBinding(
     grpc::CallbackServerContext* context, const v1::ExplainBindingRequest* request,
@@ -59,7 +59,7 @@ grpc::ServerUnaryReactor* DriverManagerService::RegisterDriver(
     v1::RegisterDriverResponse* response) {
   auto* reactor = context->DefaultReactor();
   UnaryFinisher finisher(reactor, kShuttingDown);
-  if (auto admin = CheckAdmin(manager_->acceptor_->Lookup(context->peer()), context, "register drivers"); !admin) {
+  if (auto admin = CheckAdmin(context, "register drivers"); !admin) {
     finisher.Finish(ToStatus(admin.error()));
     return reactor;
   }
@@ -82,7 +82,7 @@ grpc::ServerUnaryReactor* DriverManagerService::DisableDriver(
     v1::DisableDriverResponse* response) {
   auto* reactor = context->DefaultReactor();
   UnaryFinisher finisher(reactor, kShuttingDown);
-  if (auto admin = CheckAdmin(manager_->acceptor_->Lookup(context->peer()), context, "disable drivers"); !admin) {
+  if (auto admin = CheckAdmin(context, "disable drivers"); !admin) {
     finisher.Finish(ToStatus(admin.error()));
     return reactor;
   }
@@ -108,7 +108,7 @@ grpc::ServerUnaryReactor* DriverManagerService::EnableDriver(
     v1::EnableDriverResponse* response) {
   auto* reactor = context->DefaultReactor();
   UnaryFinisher finisher(reactor, kShuttingDown);
-  if (auto admin = CheckAdmin(manager_->acceptor_->Lookup(context->peer()), context, "enable drivers"); !admin) {
+  if (auto admin = CheckAdmin(context, "enable drivers"); !admin) {
     finisher.Finish(ToStatus(admin.error()));
     return reactor;
   }
@@ -130,7 +130,7 @@ grpc::ServerUnaryReactor* DriverManagerService::AddTestNode(grpc::CallbackServer
                                                            v1::AddTestNodeResponse* response) {
   auto* reactor = context->DefaultReactor();
   UnaryFinisher finisher(reactor, kShuttingDown);
-  if (auto admin = CheckAdmin(manager_->acceptor_->Lookup(context->peer()), context, "add test nodes"); !admin) {
+  if (auto admin = CheckAdmin(context, "add test nodes"); !admin) {
     finisher.Finish(ToStatus(admin.error()));
     return reactor;
   }
@@ -158,7 +158,7 @@ grpc::ServerUnaryReactor* DriverManagerService::RemoveTestNode(
     v1::RemoveTestNodeResponse*) {
   auto* reactor = context->DefaultReactor();
   UnaryFinisher finisher(reactor, kShuttingDown);
-  if (auto admin = CheckAdmin(manager_->acceptor_->Lookup(context->peer()), context, "remove test nodes"); !admin) {
+  if (auto admin = CheckAdmin(context, "remove test nodes"); !admin) {
     finisher.Finish(ToStatus(admin.error()));
     return reactor;
   }
@@ -176,9 +176,7 @@ grpc::ServerUnaryReactor* DriverManagerService::AddCompositeSpec(
     v1::AddCompositeSpecResponse* response) {
   auto* reactor = context->DefaultReactor();
   UnaryFinisher finisher(reactor, kShuttingDown);
-  if (auto admin = CheckAdmin(manager_->acceptor_->Lookup(context->peer()), context,
-                              "add composite specs");
-      !admin) {
+  if (auto admin = CheckAdmin(context, "add composite specs"); !admin) {
     finisher.Finish(ToStatus(admin.error()));
     return reactor;
   }

@@ -5,7 +5,10 @@
 // the driver index or adding test nodes takes root or the manager's user.
 #pragma once
 
+#include <string_view>
+
 #include "manager/topology/node.h"
+#include "runtime/error.h"
 #include "trellis/manager/v1/manager.grpc.pb.h"
 
 namespace trellis::manager {
@@ -73,6 +76,11 @@ class DriverManagerService final : public manager::v1::DriverManager::CallbackSe
       grpc::CallbackServerContext* context, const v1::WatchClassRequest* request) override;
 
  private:
+  // Whether the caller may change the driver index or the topology (`what`
+  // names the change): root or the manager's own user.
+  // Errors: kUnauthenticated (unknown connection), kPermissionDenied.
+  Result<void> CheckAdmin(grpc::CallbackServerContext* context, std::string_view what) const;
+
   Manager* manager_;
 };
 

@@ -104,12 +104,6 @@ grpc::ServerWriteReactor<power::v1::WakeLeaseEvent>* PowerService::AcquireWakeLe
                  "a wake lease needs a name of 1.." + std::to_string(kMaxLeaseName) + " bytes"));
     return reactor;
   }
-  if (!request->token().empty()) {
-    if (auto token = power::LeaseTable::CheckToken(request->token()); !token) {
-      stream->Finish(ToStatus(token.error()));
-      return reactor;
-    }
-  }
   if (request->max_hold().seconds() < 0 || request->max_hold().nanos() < 0) {
     stream->Finish(
         StatusOf(ErrorCode::kInvalidArgument, "a wake lease's max_hold must not be negative"));
@@ -170,9 +164,7 @@ grpc::ServerWriteReactor<power::v1::SuspendBlockerEvent>* PowerService::Register
   power::SuspendBlockers::Info info{
       .name = request->name(),
       .deadline = std::chrono::milliseconds(TimeUtil::DurationToMilliseconds(request->deadline()))};
-  if (auto peer = manager_->acceptor_->Lookup(context->peer())) {
-    info.pid = static_cast<uint32_t>(peer->pid);
-  }
+  info.pid = PeerPid(context);
   auto posted = manager_->dispatcher_.Post([this, stream, info = std::move(info)]() mutable {
     auto& blockers = manager_->governor_->blockers();
     if (blockers.size() >= kMaxBlockers) {

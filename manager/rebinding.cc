@@ -2,6 +2,7 @@
 // nodes, bind explanations, and unbinding a node so that it binds again.
 #include <algorithm>
 
+#include "manager/join.h"
 #include "manager/manager.h"
 #include "runtime/rpc/properties.h"
 
@@ -44,22 +45,13 @@ void Manager::UnbindNode(Node* node, std::move_only_function<void()> done) {
       done();
     });
   };
-  struct Join {
-    size_t left;
-    std::move_only_function<void()> then;
-  };
-  auto join = std::make_shared<Join>(Join{added.size() + 1, std::move(then)});
+  std::vector<Node*> removable;
   for (const auto& child : added) {
     Node* node = topology_.Find(child);
-    if (node == nullptr || node->state == NodeState::kRemoving) {
-      --join->left;
-      continue;
-    }
-    RemoveSubtree(node, /*keep_root=*/false, [join] {
-      if (--join->left == 0) join->then();
-    });
+    if (node != nullptr && node->state != NodeState::kRemoving) removable.push_back(node);
   }
-  if (--join->left == 0) join->then();
+  auto removed = JoinAfter(removable.size(), std::move(then));
+  for (Node* child : removable) RemoveSubtree(child, /*keep_root=*/false, removed);
 }
 
 std::vector<std::string> Manager::BindWhereSelected(const std::string& driver) {
@@ -130,30 +122,24 @@ void Manager::DisableDriver(
       bound.push_back(node->path());
     }
   });
-  // Deepest first would not matter: an outer node's unbinding removes the
-  // inner ones, whose paths are then skipped.
-  struct Join {
-    size_t left;
-    std::vector<std::string> unbound;
-    std::move_only_function<void(Result<void>, std::vector<std::string>)> done;
-  };
-  auto join = std::make_shared<Join>(Join{bound.size() + 1, {}, std::move(done)});
-  auto finish_one = [join] {
-    if (--join->left == 0) join->done(Ok(), std::move(join->unbound));
-  };
+  // Deepest first would not matter: an outer node's unbinding marks the
+  // inner ones as being removed at once, and they are then skipped.
+  auto unbound = std::make_shared<std::vector<std::string>>();
+  auto all_unbound = JoinAfter(bound.size(), [unbound, done = std::move(done)]() mutable {
+    done(Ok(), std::move(*unbound));
+  });
   for (const auto& path : bound) {
     Node* node = topology_.Find(path);
     if (node == nullptr || node->driver != name || node->state == NodeState::kRemoving) {
-      finish_one();
+      all_unbound();
       continue;
     }
-    join->unbound.push_back(path);
-    UnbindNode(node, [this, path, finish_one] {
+    unbound->push_back(path);
+    UnbindNode(node, [this, path, all_unbound] {
       if (Node* node = topology_.Find(path)) BindNode(node);  // Next best, or a fallback.
-      finish_one();
+      all_unbound();
     });
   }
-  finish_one();
 }
 
 Result<std::vector<std::string>> Manager::EnableDriver(const std::string& name) {

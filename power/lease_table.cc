@@ -32,6 +32,18 @@ v1::WakeLeaseEvent Revoked(uint64_t id, const std::string& reason) {
 
 }  // namespace
 
+std::vector<std::string> LeaseTable::ChainBelow(const Lease& parent) {
+  std::vector<std::string> chain = parent.chain;
+  chain.push_back(parent.info.name);
+  return chain;
+}
+
+std::set<std::string> LeaseTable::ChargedNames(const Lease& lease) {
+  std::set<std::string> names(lease.chain.begin(), lease.chain.end());
+  names.insert(lease.info.name);
+  return names;
+}
+
 LeaseTable::LeaseTable(UnownedDispatcher dispatcher, std::function<void(std::string)> report,
                        std::function<void()> ended)
     : dispatcher_(std::move(dispatcher)), report_(std::move(report)), ended_(std::move(ended)) {}
@@ -52,7 +64,9 @@ Result<void> LeaseTable::CheckToken(const std::string& token) {
 }
 
 Result<uint64_t> LeaseTable::Acquire(LeaseInfo info) {
-  std::vector<std::string> chain;
+  // The hand-offs waiting for this token; the first is the parent unless
+  // one was named.
+  std::vector<uint64_t> handed;
   if (!info.token.empty()) {
     TRELLIS_TRY(CheckToken(info.token));
     for (const auto& [id, lease] : leases_) {
@@ -60,29 +74,16 @@ Result<uint64_t> LeaseTable::Acquire(LeaseInfo info) {
         return Fail(ErrorCode::kAlreadyExists,
                     "lease token already names " + Who(id, lease.info));
       }
-    }
-  }
-  if (info.parent != 0) {
-    auto parent = leases_.find(info.parent);
-    if (parent == leases_.end()) {
-      return Fail(ErrorCode::kNotFound,
-                  "no wake lease " + std::to_string(info.parent) + " is held to derive from");
-    }
-  }
-  // The hand-offs waiting for this token; the first is the parent unless
-  // one was named.
-  std::vector<uint64_t> handed;
-  if (!info.token.empty()) {
-    for (const auto& [id, lease] : leases_) {
       if (lease.handoff_token == info.token) handed.push_back(id);
     }
-    if (info.parent == 0 && !handed.empty()) info.parent = handed.front();
   }
-  if (info.parent != 0) {
-    const Lease& parent = leases_.at(info.parent);
-    chain = parent.chain;
-    chain.push_back(parent.info.name);
+  if (info.parent != 0 && !leases_.contains(info.parent)) {
+    return Fail(ErrorCode::kNotFound,
+                "no wake lease " + std::to_string(info.parent) + " is held to derive from");
   }
+  if (info.parent == 0 && !handed.empty()) info.parent = handed.front();
+  std::vector<std::string> chain;
+  if (info.parent != 0) chain = ChainBelow(leases_.at(info.parent));
   const uint64_t id = next_id_++;
   ++StatsFor(info.name).acquired;
   auto max_hold = info.max_hold;
@@ -156,8 +157,7 @@ Result<bool> LeaseTable::HandOff(uint64_t id, const std::string& token, uint32_t
     // Already there: it derives from this one if it named no parent.
     if (receiver.info.parent == 0) {
       receiver.info.parent = id;
-      receiver.chain = lease.chain;
-      receiver.chain.push_back(lease.info.name);
+      receiver.chain = ChainBelow(lease);
     }
     End(it, "handed off to wake lease " + std::to_string(receiver_id));
     return true;
@@ -186,10 +186,7 @@ void LeaseTable::End(std::map<uint64_t, Lease>::iterator it, const std::string& 
   NameStats& own = StatsFor(lease.info.name);
   own.held += held;
   own.max_held = std::max<std::chrono::nanoseconds>(own.max_held, held);
-  // Charged once to each name of the chain, itself included.
-  std::set<std::string> charged(lease.chain.begin(), lease.chain.end());
-  charged.insert(lease.info.name);
-  for (const auto& name : charged) StatsFor(name).charged += held;
+  for (const auto& name : ChargedNames(lease)) StatsFor(name).charged += held;
   if (!why.empty() && !lease.let_go && lease.info.notify) {
     lease.info.notify(Revoked(id, why), true);
   }
@@ -248,9 +245,7 @@ void LeaseTable::FillStats(v1::SuspendStats& stats) const {
       own->second.held += held;
       own->second.max_held = std::max<std::chrono::nanoseconds>(own->second.max_held, held);
     }
-    std::set<std::string> charged(lease.chain.begin(), lease.chain.end());
-    charged.insert(lease.info.name);
-    for (const auto& name : charged) {
+    for (const auto& name : ChargedNames(lease)) {
       auto it = names.find(name);
       if (it == names.end()) it = names.find(kOtherNames);
       if (it != names.end()) it->second.charged += held;

@@ -22,6 +22,7 @@
 #include <functional>
 #include <map>
 #include <memory>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -106,6 +107,11 @@ class LeaseTable {
     uint64_t revoked = 0;
   };
 
+  // The chain of a lease derived from `parent`: parent's chain, then parent.
+  static std::vector<std::string> ChainBelow(const Lease& parent);
+  // The names a lease's held time is charged to, each once: its chain and
+  // its own name.
+  static std::set<std::string> ChargedNames(const Lease& lease);
   // Ends lease `it`, charging its time; tells the holder if `why` is set.
   void End(std::map<uint64_t, Lease>::iterator it, const std::string& why);
   NameStats& StatsFor(const std::string& name);
