@@ -43,7 +43,28 @@ struct Reactor::Ready {
   DispatcherCore* dispatcher;  // Alive until its OpsFinished.
   Completion completion;
   bool system = false;  // Deliver as a system task.
+  uint8_t opcode = 0;
 };
+
+namespace {
+
+// Reads and writes, the operations IoFaults may rewrite; 0 when neither.
+int TransferDirection(uint8_t opcode) {
+  switch (opcode) {
+    case IORING_OP_READ:
+    case IORING_OP_READV:
+    case IORING_OP_READ_FIXED:
+      return 1;
+    case IORING_OP_WRITE:
+    case IORING_OP_WRITEV:
+    case IORING_OP_WRITE_FIXED:
+      return -1;
+    default:
+      return 0;
+  }
+}
+
+}  // namespace
 
 Result<std::unique_ptr<Reactor>> Reactor::Create(ReactorOptions options) {
   std::unique_ptr<Reactor> reactor(new Reactor());
@@ -71,6 +92,7 @@ Result<void> Reactor::Init(ReactorOptions options) {
   probe_ = io_uring_get_probe_ring(&ring_);
   sq_entries_ = params.sq_entries;
   unsigned cq_entries = params.cq_entries;
+  io_faults_ = std::move(options.io_faults);
   max_in_flight_ =
       options.max_in_flight == 0 ? cq_entries : std::min(options.max_in_flight, cq_entries);
   thread_ = std::thread([this] {
@@ -247,6 +269,7 @@ Result<Operation> Reactor::SubmitInternal(const io_uring_sqe& sqe, CompletionHan
       id = next_id_++;
       op->id.store(id, std::memory_order_release);
       op->kind = kind;
+      op->opcode = sqe.opcode;
       if (kind == OpState::Kind::kTimer) op->ts = ToTimespec(deadline);
       op->handler = std::move(handler);
       op->dispatcher = core;
@@ -396,6 +419,22 @@ void Reactor::CancelAllFor(const DispatcherCore* dispatcher) {
   Deliver(ready, /*allow_inline=*/false);
 }
 
+void Reactor::InjectFaults(std::vector<Ready>& ready) {
+  for (Ready& r : ready) {
+    int direction = TransferDirection(r.opcode);
+    if (direction != 0) {
+      r.completion.result = io_faults_->Rewrite(direction > 0, r.completion.result);
+    }
+  }
+  fault_order_.resize(ready.size());
+  for (size_t i = 0; i < ready.size(); ++i) fault_order_[i] = i;
+  io_faults_->Reorder(fault_order_);
+  std::vector<Ready> reordered;
+  reordered.reserve(ready.size());
+  for (size_t i : fault_order_) reordered.push_back(std::move(ready[i]));
+  ready.swap(reordered);
+}
+
 void Reactor::Deliver(std::vector<Ready>& ready, bool allow_inline) {
   // Completions for one dispatcher that sit together in the batch run in one
   // inline visit: one claim, one settle, one count — not one per CQE.
@@ -469,7 +508,8 @@ void Reactor::Loop() {
         int32_t result = cqe->res;
         if (op->kind == OpState::Kind::kTimer && result == -ETIME) result = 0;
         ready.push_back(Ready{std::move(op->handler), op->dispatcher,
-                              Completion{result, cqe->flags, std::move(op->buffer)}, op->system});
+                              Completion{result, cqe->flags, std::move(op->buffer)}, op->system,
+                              op->opcode});
         --in_flight_;
         ++stats_.completed;
         FreeLocked(op);
@@ -484,6 +524,7 @@ void Reactor::Loop() {
       PushWaitersLocked();
       exit = stopping_ && in_flight_ == 0 && control_in_flight_ == 0;
     }
+    if (io_faults_) InjectFaults(ready);
     Deliver(ready, /*allow_inline=*/true);
     if (exit) return;
   }

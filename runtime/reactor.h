@@ -33,6 +33,7 @@
 #include "runtime/error.h"
 #include "runtime/fixed_resources.h"
 #include "runtime/io_buffer.h"
+#include "runtime/io_faults.h"
 #include "runtime/mutex.h"
 #include "runtime/operation.h"
 #include "runtime/internal/op_state.h"
@@ -45,6 +46,8 @@ struct ReactorOptions {
   unsigned entries = 256;
   // Operations allowed in the kernel at once; 0 means the CQ size.
   unsigned max_in_flight = 0;
+  // Test-only fault injection on reads and writes (runtime/io_faults.h).
+  std::shared_ptr<IoFaults> io_faults;
 };
 
 struct SubmitOptions {
@@ -183,6 +186,8 @@ class Reactor {
   // Takes a queued op out of the waiter FIFO.
   void UnqueueLocked(internal::OpState* op) TRELLIS_REQUIRES(mu_);
   void Deliver(std::vector<Ready>& ready, bool allow_inline);
+  // Lets io_faults_ rewrite and reorder the turn's completions.
+  void InjectFaults(std::vector<Ready>& ready);
   // Delivers ready[begin, end) (one dispatcher's system completions).
   void DeliverSystem(internal::DispatcherCore* core, std::vector<Ready>& ready, size_t begin,
                      size_t end, bool allow_inline);
@@ -208,6 +213,8 @@ class Reactor {
   // Cancels that found no SQ space; retried after the next reap.
   std::vector<std::pair<internal::OpState*, uint64_t>> cancel_backlog_ TRELLIS_GUARDED_BY(mu_);
   std::atomic<bool> dirty_{false};  // SQEs prepared but not submitted.
+  std::shared_ptr<IoFaults> io_faults_;  // Test-only; touched on the reactor thread.
+  std::vector<size_t> fault_order_;      // Scratch for io_faults_->Reorder.
   bool (*defer_pred_)(const void*) = nullptr;
   const void* defer_arg_ = nullptr;
   std::thread thread_;

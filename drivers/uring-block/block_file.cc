@@ -17,6 +17,8 @@ namespace trellis::uring_block {
 namespace {
 
 constexpr uint32_t kAlignment = 4096;
+// EAGAIN answers one request may get before it fails with EAGAIN.
+constexpr unsigned kMaxAgain = 16;
 
 Result<void> CheckOptions(const BlockFileOptions& o) {
   if (o.path.empty()) return Fail(ErrorCode::kInvalidArgument, "path: empty");
@@ -137,6 +139,7 @@ void BlockFile::Start(size_t index, BlockRequest request, BlockDone done) {
   slot.request = request;
   slot.done = std::move(done);
   slot.done_bytes = 0;
+  slot.again = 0;
   if (request.op == BlockOp::kWrite) {
     std::memcpy(slot.bounce.data(), request.data.data(), request.data.size());
   }
@@ -200,6 +203,15 @@ void BlockFile::OnComplete(size_t index, int32_t result) {
   slot.op.Detach();  // Completed: nothing left to cancel.
   const BlockRequest& r = slot.request;
   std::string what(BlockOpName(r.op));
+  // The kernel may answer EAGAIN when it could not start the I/O now (a
+  // device short of tags, a file that asked for NOWAIT): try again, a
+  // bounded number of times, then give the caller the retryable error.
+  if (result == -EAGAIN && slot.again < kMaxAgain) {
+    ++slot.again;
+    ++stats_.retried;
+    Issue(index);
+    return;
+  }
   if (result < 0) {
     Finish(index, FailErrno(-result, what + " at block " + std::to_string(r.offset_blocks)));
     return;

@@ -51,6 +51,7 @@ struct BlockFileOptions {
 struct BlockFileStats {
   uint64_t completed = 0;
   uint64_t resubmitted = 0;  // Short transfers continued.
+  uint64_t retried = 0;      // EAGAIN answers tried again.
   uint64_t queued = 0;       // Requests that waited for a slot or a resume.
   uint64_t errors = 0;
 };
@@ -87,6 +88,7 @@ class BlockFile final : public BlockProtocol {
     BlockRequest request;
     BlockDone done;
     uint64_t done_bytes = 0;  // Progress of a read or write.
+    unsigned again = 0;       // EAGAIN answers so far.
     Operation op;
   };
 

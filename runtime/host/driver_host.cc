@@ -32,9 +32,10 @@ Result<std::unique_ptr<DriverHost>> DriverHost::Start(DriverHostOptions options,
   TRELLIS_TRY(SetNonBlocking(manager_fd, "manager"));
   std::unique_ptr<DriverHost> host(new DriverHost());
   host->options_ = std::move(options);
-  TRELLIS_ASSIGN_OR_RETURN(host->runtime_,
-                           Runtime::Create({.threads = host->options_.threads,
-                                            .name = host->options_.host_id.substr(0, 10)}),
+  RuntimeOptions runtime_options{.threads = host->options_.threads,
+                                 .name = host->options_.host_id.substr(0, 10)};
+  runtime_options.reactor.io_faults = host->options_.io_faults;
+  TRELLIS_ASSIGN_OR_RETURN(host->runtime_, Runtime::Create(std::move(runtime_options)),
                            "while starting host " + host->options_.host_id);
 
   grpc::ChannelArguments args;

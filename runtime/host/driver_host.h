@@ -31,6 +31,8 @@ struct DriverHostOptions {
   size_t threads = 2;
   // Unix socket for clients (created; an existing file is replaced).
   std::string client_socket;
+  // Test-only: reactor fault injection (runtime/io_faults.h).
+  std::shared_ptr<IoFaults> io_faults;
 };
 
 class DriverHost {

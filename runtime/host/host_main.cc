@@ -1,12 +1,16 @@
 // trellis-host: a driver host process, started by trellis-manager.
 //
 //   trellis-host --host-id ID --control-fd N --manager-fd M --socket PATH
+//
+// Test hook: TRELLIS_TEST_IO_FAULTS=SEED:PER_MILLE in the environment turns
+// on the reactor's fault injection (runtime/io_faults.h) in every host.
 #include <signal.h>
 #include <sys/prctl.h>
 #include <unistd.h>
 
 #include <CLI/CLI.hpp>
 #include <cstdio>
+#include <cstdlib>
 #include <thread>
 
 #include "runtime/host/driver_host.h"
@@ -23,6 +27,18 @@ int main(int argc, char** argv) {
   app.add_option("--socket", options.client_socket, "Unix socket for clients");
   app.add_option("--threads", options.threads, "Worker threads")->check(CLI::Range(1, 64));
   CLI11_PARSE(app, argc, argv);
+
+  if (const char* spec = std::getenv("TRELLIS_TEST_IO_FAULTS"); spec != nullptr) {
+    auto faults = trellis::SeededIoFaults::FromSpec(spec);
+    if (!faults) {
+      std::fprintf(stderr, "trellis-host: TRELLIS_TEST_IO_FAULTS: %s\n",
+                   faults.error().ToString().c_str());
+      return 2;
+    }
+    options.io_faults = std::move(*faults);
+    std::fprintf(stderr, "trellis-host %s: io_uring fault injection on (%s)\n",
+                 options.host_id.c_str(), spec);
+  }
 
   // A host never outlives its manager.
   prctl(PR_SET_PDEATHSIG, SIGKILL);

@@ -27,6 +27,7 @@ struct OpState {
   Phase phase = Phase::kFree;
   Kind kind = Kind::kRaw;
   bool cancel_sent = false;
+  uint8_t opcode = 0;  // The SQE's IORING_OP_*.
   // The handler is a system task of its dispatcher (SubmitOptions::system).
   bool system = false;
   // Only while held back by backpressure: copied into the ring when space

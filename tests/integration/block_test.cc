@@ -125,6 +125,24 @@ TEST_F(BlockTest, TenThousandRandomStreamedWritesAndReadsAtDepth32Verify) {
   EXPECT_EQ(check.mismatches, 0);
 }
 
+// The host's reactor shortens, fails with EAGAIN or EIO, 2% of the reads and
+// writes each, and shuffles every turn's completions (runtime/io_faults.h).
+TEST_F(BlockTest, IoUringFaultsInTheHostLoseAndDuplicateNothing) {
+  ASSERT_EQ(setenv("TRELLIS_TEST_IO_FAULTS", "11:20", 1), 0);
+  StartDisk(4096 * 4096, R"({"key": "block.block_size", "int_value": 4096})");
+  unsetenv("TRELLIS_TEST_IO_FAULTS");
+  auto check = RunStream(block_.get(), token_, 4096, 4096, 10'000, 32);
+  // Every request answered exactly once and no read returned wrong data;
+  // the only failures are the injected EIOs (EAGAIN is retried, a short
+  // transfer continued).
+  EXPECT_EQ(check.completed, 10'000);
+  EXPECT_EQ(check.mismatches, 0);
+  EXPECT_GT(check.failures, 50);
+  EXPECT_EQ(check.data_loss, check.failures);
+  std::printf("10,000 requests, %d failed with DATA_LOSS (injected EIO)\n", check.failures);
+  EXPECT_EQ(Info().block_size(), 4096u);  // The host is still serving.
+}
+
 TEST_F(BlockTest, StreamRefusesAnOversizedBatchAfterAnsweringEverythingBeforeIt) {
   StartDisk(1 << 20);
   auto context = WithToken(token_, std::chrono::seconds(30));

@@ -33,6 +33,7 @@ StreamCheck RunStream(block::v1::Block::Stub* stub, const std::string& token, ui
   context->set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(60));
   auto stream = stub->Stream(context.get());
   std::mt19937_64 rng(7);
+  constexpr int kUnknown = -3;  // After a failed write.
   std::vector<int> expected(blocks, -1);                     // Seed of the last write, -1: zeroes.
   std::map<uint64_t, std::pair<uint64_t, int>> outstanding;  // id → (block, seed or -2 for read)
   std::vector<bool> busy(blocks, false);
@@ -75,9 +76,12 @@ StreamCheck RunStream(block::v1::Block::Stub* stub, const std::string& token, ui
       ++check.completed;
       if (response.code() != 0) {
         ++check.failures;
+        if (response.code() == grpc::StatusCode::DATA_LOSS) ++check.data_loss;
+        // A write that failed leaves the block unknown until the next one.
+        if (seed >= 0) expected[block] = kUnknown;
       } else if (seed >= 0) {
         expected[block] = seed;
-      } else {
+      } else if (expected[block] != kUnknown) {
         std::string want =
             expected[block] < 0 ? std::string(block_size, '\0') : bytes(expected[block], block);
         if (response.data() != want) ++check.mismatches;

@@ -16,6 +16,7 @@ std::string Pattern(size_t size, int seed);
 
 struct StreamCheck {
   int failures = 0;    // Requests answered with an error.
+  int data_loss = 0;   // Of which DATA_LOSS (EIO).
   int mismatches = 0;  // Reads with the wrong data; ids answered twice or never asked.
   int completed = 0;
   int cycles = 0;      // Suspend/resume cycles that reached Suspended (RunStreamAcrossSuspends).
