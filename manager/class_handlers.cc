@@ -19,7 +19,7 @@ grpc::ServerUnaryReactor* DriverManagerService::ListClass(grpc::CallbackServerCo
                                                          const v1::ListClassRequest* request,
                                                          v1::ListClassResponse* response) {
   auto* reactor = context->DefaultReactor();
-  rpc::UnaryFinisher finisher(reactor, "the manager is shutting down");
+  rpc::UnaryFinisher finisher(reactor, kShuttingDown);
   (void)manager_->dispatcher_.Post([this, request, response,
                                     finisher = std::move(finisher)]() mutable {
     for (auto& instance : manager_->classes_.List(request->class_name())) {
@@ -56,7 +56,7 @@ grpc::ServerWriteReactor<v1::ClassEvent>* DriverManagerService::WatchClass(
     m.class_watchers_.push_back({class_name, stream});
   });
   if (!posted) {
-    stream->Finish(rpc::StatusOf(ErrorCode::kUnavailable, "the manager is shutting down"));
+    stream->Finish(rpc::StatusOf(ErrorCode::kUnavailable, kShuttingDown));
   }
   return reactor;
 }

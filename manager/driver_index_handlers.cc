@@ -15,7 +15,6 @@ namespace {
 using rpc::StatusOf;
 using rpc::ToStatus;
 using rpc::UnaryFinisher;
-constexpr const char* kShuttingDown = "the manager is shutting down";
 
 }  // namespace
 

@@ -25,8 +25,8 @@ std::string JoinIds(const google::protobuf::RepeatedField<uint32_t>& ids) {
 }
 
 // Whether a peer may bind to a driver with this access policy. Root always
-// may; an empty policy admits the manager's own uid; otherwise the uid or
-// the primary gid must be listed.
+// may; an empty policy admits the manager's own uid; otherwise the uid, or
+// one of the peer's groups (primary or supplementary), must be listed.
 Result<void> CheckAccess(const manifest::v1::Access& access, const PeerCredentials& peer,
                          const std::string& node_path) {
   if (peer.uid == 0) return Ok();
@@ -34,7 +34,8 @@ Result<void> CheckAccess(const manifest::v1::Access& access, const PeerCredentia
     if (peer.uid == getuid()) return Ok();
   }
   if (std::find(access.uids().begin(), access.uids().end(), peer.uid) != access.uids().end() ||
-      std::find(access.gids().begin(), access.gids().end(), peer.gid) != access.gids().end()) {
+      std::any_of(access.gids().begin(), access.gids().end(),
+                  [&](uint32_t gid) { return peer.InGroup(gid); })) {
     return Ok();
   }
   return Fail(ErrorCode::kPermissionDenied,
@@ -60,7 +61,7 @@ grpc::ServerUnaryReactor* DriverManagerService::ListNodes(grpc::CallbackServerCo
                                                           const v1::ListNodesRequest* request,
                                                           v1::ListNodesResponse* response) {
   grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
-  UnaryFinisher finisher(reactor, "the manager is shutting down");
+  UnaryFinisher finisher(reactor, kShuttingDown);
   (void)manager_->dispatcher_.Post([this, request, response, finisher = std::move(finisher)]() mutable {
     Manager& m = *manager_;
     std::string root = request->root_path().empty() ? "root" : request->root_path();
@@ -99,7 +100,7 @@ grpc::ServerUnaryReactor* DriverManagerService::ListDrivers(grpc::CallbackServer
                                                             const v1::ListDriversRequest*,
                                                             v1::ListDriversResponse* response) {
   grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
-  UnaryFinisher finisher(reactor, "the manager is shutting down");
+  UnaryFinisher finisher(reactor, kShuttingDown);
   (void)manager_->dispatcher_.Post([this, response, finisher = std::move(finisher)]() mutable {
     Manager& m = *manager_;
     std::map<std::string, std::vector<std::string>> bound;
@@ -126,7 +127,7 @@ grpc::ServerUnaryReactor* DriverManagerService::ListHosts(grpc::CallbackServerCo
                                                           const v1::ListHostsRequest*,
                                                           v1::ListHostsResponse* response) {
   grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
-  UnaryFinisher finisher(reactor, "the manager is shutting down");
+  UnaryFinisher finisher(reactor, kShuttingDown);
   (void)manager_->dispatcher_.Post([this, response, finisher = std::move(finisher)]() mutable {
     for (const auto& [id, host] : manager_->hosts_) {
       host::v1::HostInfo* info = response->add_hosts();
@@ -151,7 +152,7 @@ grpc::ServerWriteReactor<v1::TopologyEvent>* DriverManagerService::WatchEvents(
     manager_->watchers_.push_back(stream);
     stream->SendInitialMetadata();
   });
-  if (!posted) stream->Finish(StatusOf(ErrorCode::kUnavailable, "the manager is shutting down"));
+  if (!posted) stream->Finish(StatusOf(ErrorCode::kUnavailable, kShuttingDown));
   return reactor;
 }
 
@@ -159,7 +160,7 @@ grpc::ServerUnaryReactor* DriverManagerService::RestartHost(grpc::CallbackServer
                                                             const v1::RestartHostRequest* request,
                                                             v1::RestartHostResponse* response) {
   grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
-  UnaryFinisher finisher(reactor, "the manager is shutting down");
+  UnaryFinisher finisher(reactor, kShuttingDown);
   (void)manager_->dispatcher_.Post([this, request, response, finisher = std::move(finisher)]() mutable {
     Manager& m = *manager_;
     auto it = m.hosts_.find(request->host_id());
@@ -206,7 +207,7 @@ grpc::ServerUnaryReactor* DriverManagerService::Bind(grpc::CallbackServerContext
                                                      const v1::BindRequest* request,
                                                      v1::BindResponse* response) {
   grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
-  UnaryFinisher finisher(reactor, "the manager is shutting down");
+  UnaryFinisher finisher(reactor, kShuttingDown);
   auto peer = manager_->acceptor_->Lookup(context->peer());
   if (!peer) {
     finisher.Finish(StatusOf(ErrorCode::kUnauthenticated,
@@ -256,7 +257,7 @@ grpc::ServerUnaryReactor* DriverManagerService::Unbind(grpc::CallbackServerConte
                                                        const v1::UnbindRequest* request,
                                                        v1::UnbindResponse*) {
   grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
-  UnaryFinisher finisher(reactor, "the manager is shutting down");
+  UnaryFinisher finisher(reactor, kShuttingDown);
   (void)manager_->dispatcher_.Post([this, request, finisher = std::move(finisher)]() mutable {
     Manager& m = *manager_;
     auto it = m.client_tokens_.find(request->token());
@@ -274,7 +275,7 @@ grpc::ServerUnaryReactor* DriverManagerService::BindDriver(grpc::CallbackServerC
                                                            const v1::BindDriverRequest* request,
                                                            v1::BindDriverResponse*) {
   grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
-  UnaryFinisher finisher(reactor, "the manager is shutting down");
+  UnaryFinisher finisher(reactor, kShuttingDown);
   (void)manager_->dispatcher_.Post([this, request, finisher = std::move(finisher)]() mutable {
     Manager& m = *manager_;
     Node* node = m.topology_.Find(request->node_path());

@@ -2,11 +2,14 @@
 //
 //   trellis-manager --board manifests/boards/default.json [--runtime-dir DIR]
 //                   [--driver-dir DIR ...] [--host-binary PATH] [--hosts-in-threads]
-//                   [--suspend-hal simulated|linux-sysfs[:PATH]]
+//                   [--suspend-hal simulated|linux-sysfs[:PATH]] [--power-group GROUP]
+//                   [--max-connections N] [--max-connections-per-process N]
+#include <grp.h>
 #include <signal.h>
 #include <unistd.h>
 
 #include <CLI/CLI.hpp>
+#include <charconv>
 #include <cstdio>
 #include <cstdlib>
 #include <filesystem>
@@ -28,6 +31,21 @@ std::string DefaultHostBinary() {
   std::error_code ec;
   auto self = std::filesystem::read_symlink("/proc/self/exe", ec);
   return ec ? "trellis-host" : (self.parent_path() / "trellis-host").string();
+}
+
+// A group name or number; nullopt (with `error` set) if there is no such group.
+std::optional<gid_t> ParseGroup(const std::string& text, std::string* error) {
+  gid_t gid = 0;
+  auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), gid);
+  if (ec == std::errc() && end == text.data() + text.size()) return gid;
+  group entry{};
+  group* found = nullptr;
+  std::vector<char> buffer(16384);
+  if (getgrnam_r(text.c_str(), &entry, buffer.data(), buffer.size(), &found) != 0 || !found) {
+    *error = "--power-group: no group named '" + text + "'";
+    return std::nullopt;
+  }
+  return found->gr_gid;
 }
 
 }  // namespace
@@ -54,7 +72,25 @@ int main(int argc, char** argv) {
   app.add_option("--suspend-hal", options.suspend_hal,
                  "Suspend HAL, overriding the board: simulated, linux-sysfs or "
                  "linux-sysfs:<state file>");
+  std::string power_group;
+  app.add_option("--power-group", power_group,
+                 "Group (name or number) whose members may suspend, resume and hold wake "
+                 "leases, besides root and the manager's user");
+  app.add_option("--max-connections", options.connections.max_connections,
+                 "Client connections open at once, beyond which new ones are closed")
+      ->check(CLI::Range(1, 65536));
+  app.add_option("--max-connections-per-process", options.connections.max_connections_per_process,
+                 "Client connections one process may hold open")
+      ->check(CLI::Range(1, 65536));
   CLI11_PARSE(app, argc, argv);
+  if (!power_group.empty()) {
+    std::string error;
+    options.power_group = ParseGroup(power_group, &error);
+    if (!options.power_group) {
+      std::fprintf(stderr, "trellis-manager: %s\n", error.c_str());
+      return 2;
+    }
+  }
 
   options.board = board;
   options.runtime_dir = runtime_dir;

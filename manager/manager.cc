@@ -162,8 +162,9 @@ Result<void> Manager::Boot() {
     return Fail(ErrorCode::kInternal, "cannot start the manager's gRPC servers");
   }
   std::string socket = (options_.runtime_dir / "manager.sock").string();
-  TRELLIS_ASSIGN_OR_RETURN(acceptor_, PeerAcceptor::Listen(socket, client_server_.get(),
-                                                           runtime_->reactor(), dispatcher_.borrow()));
+  TRELLIS_ASSIGN_OR_RETURN(acceptor_,
+                           PeerAcceptor::Listen(socket, client_server_.get(), runtime_->reactor(),
+                                                dispatcher_.borrow(), options_.connections));
   endpoint_ = "unix:" + socket;
 
   Result<void> booted = Ok();

@@ -19,7 +19,6 @@
 #include <string>
 #include <vector>
 
-#include "manager/access/peer_acceptor.h"
 #include "manager/backend/backend_supervisor.h"
 #include "manager/bind/driver_selector.h"
 #include "manager/host/host_launcher.h"
@@ -32,6 +31,7 @@
 #include "runtime/mutex.h"
 #include "runtime/rpc/async_call.h"
 #include "runtime/rpc/finisher.h"
+#include "runtime/rpc/peer_acceptor.h"
 #include "runtime/rpc/server_stream.h"
 #include "runtime/rpc/status.h"
 #include "runtime/runtime.h"
@@ -40,6 +40,13 @@
 #include "trellis/manager/v1/manager.grpc.pb.h"
 
 namespace trellis::manager {
+
+// The reason every RPC that arrives after the manager began to stop gets
+// (UNAVAILABLE).
+inline constexpr const char* kShuttingDown = "the manager is shutting down";
+
+using rpc::PeerAcceptor;
+using rpc::PeerCredentials;
 
 struct ManagerOptions {
   std::filesystem::path board;
@@ -64,6 +71,11 @@ struct ManagerOptions {
   // Overrides the board's suspend HAL: "simulated", "linux-sysfs" or
   // "linux-sysfs:<path>"; empty keeps the board's choice.
   std::string suspend_hal;
+  // Members of this group (primary or supplementary) may change the
+  // system's power state, besides root and the manager's own user.
+  std::optional<gid_t> power_group;
+  // Caps of the client socket's acceptor.
+  rpc::PeerAcceptorOptions connections;
 };
 
 class NodeChannelService;

@@ -1,6 +1,7 @@
 #include "manager/power_service.h"
 
 #include <google/protobuf/util/time_util.h>
+#include <unistd.h>
 
 #include "manager/manager.h"
 #include "runtime/rpc/finisher.h"
@@ -13,7 +14,6 @@ namespace {
 using rpc::StatusOf;
 using rpc::ToStatus;
 using rpc::UnaryFinisher;
-constexpr const char* kShuttingDown = "the manager is shutting down";
 
 constexpr size_t kMaxLeaseName = 128;
 // Wake leases one client process may hold at once: a leaking client is
@@ -25,9 +25,21 @@ constexpr size_t kMaxBlockers = 64;
 
 }  // namespace
 
-uint32_t PowerService::PeerPid(grpc::CallbackServerContext* context) const {
+Result<PeerCredentials> PowerService::AuthorizePower(grpc::CallbackServerContext* context,
+                                                     std::string_view what) const {
   auto peer = manager_->acceptor_->Lookup(context->peer());
-  return peer ? static_cast<uint32_t>(peer->pid) : 0;
+  if (!peer) {
+    return Fail(ErrorCode::kUnauthenticated,
+                std::string(what) + ": the connection's identity is unknown");
+  }
+  const auto& group = manager_->options_.power_group;
+  if (peer->uid == 0 || peer->uid == getuid() || (group && peer->InGroup(*group))) return *peer;
+  return Fail(ErrorCode::kPermissionDenied,
+              "uid " + std::to_string(peer->uid) + " (pid " + std::to_string(peer->pid) +
+                  ") may not " + std::string(what) + ": power operations need root, uid " +
+                  std::to_string(getuid()) +
+                  (group ? " or group " + std::to_string(*group)
+                         : std::string(" (the manager has no --power-group)")));
 }
 
 grpc::ServerUnaryReactor* PowerService::Status(grpc::CallbackServerContext* context,
@@ -47,7 +59,12 @@ grpc::ServerUnaryReactor* PowerService::Suspend(grpc::CallbackServerContext* con
                                                 power::v1::SuspendResponse* response) {
   auto* reactor = context->DefaultReactor();
   UnaryFinisher finisher(reactor, kShuttingDown);
-  const uint32_t pid = PeerPid(context);
+  auto caller = AuthorizePower(context, "suspend the system");
+  if (!caller) {
+    finisher.Finish(ToStatus(caller.error()));
+    return reactor;
+  }
+  const auto pid = static_cast<uint32_t>(caller->pid);
   (void)manager_->dispatcher_.Post([this, request, response, pid,
                                     finisher = std::move(finisher)]() mutable {
     manager_->governor_->Suspend(
@@ -71,6 +88,10 @@ grpc::ServerUnaryReactor* PowerService::Resume(grpc::CallbackServerContext* cont
                                                power::v1::ResumeResponse*) {
   auto* reactor = context->DefaultReactor();
   UnaryFinisher finisher(reactor, kShuttingDown);
+  if (auto caller = AuthorizePower(context, "resume the system"); !caller) {
+    finisher.Finish(ToStatus(caller.error()));
+    return reactor;
+  }
   (void)manager_->dispatcher_.Post([this, request, finisher = std::move(finisher)]() mutable {
     manager_->governor_->Resume(request->reason());
     finisher.Finish(grpc::Status::OK);
@@ -98,6 +119,11 @@ grpc::ServerWriteReactor<power::v1::PowerEvent>* PowerService::Watch(
 grpc::ServerWriteReactor<power::v1::WakeLeaseEvent>* PowerService::AcquireWakeLease(
     grpc::CallbackServerContext* context, const power::v1::AcquireWakeLeaseRequest* request) {
   auto [reactor, stream] = rpc::ServerStream<power::v1::WakeLeaseEvent>::Create();
+  auto caller = AuthorizePower(context, "hold a wake lease");
+  if (!caller) {
+    stream->Finish(ToStatus(caller.error()));
+    return reactor;
+  }
   if (request->name().empty() || request->name().size() > kMaxLeaseName) {
     stream->Finish(
         StatusOf(ErrorCode::kInvalidArgument,
@@ -112,14 +138,12 @@ grpc::ServerWriteReactor<power::v1::WakeLeaseEvent>* PowerService::AcquireWakeLe
   power::LeaseInfo info{
       .name = request->name(),
       .holder = "client",
+      .pid = static_cast<uint32_t>(caller->pid),
+      .uid = caller->uid,
       .token = request->token(),
       .parent = request->parent_lease_id(),
       .max_hold = std::chrono::milliseconds(
           google::protobuf::util::TimeUtil::DurationToMilliseconds(request->max_hold()))};
-  if (auto peer = manager_->acceptor_->Lookup(context->peer())) {
-    info.pid = static_cast<uint32_t>(peer->pid);
-    info.uid = peer->uid;
-  }
   auto posted = manager_->dispatcher_.Post([this, stream, info = std::move(info)]() mutable {
     if (info.pid != 0 && manager_->governor_->ClientLeasesOf(info.pid) >= kMaxLeasesPerClient) {
       stream->Finish(StatusOf(ErrorCode::kResourceExhausted,
@@ -150,6 +174,11 @@ grpc::ServerWriteReactor<power::v1::SuspendBlockerEvent>* PowerService::Register
     grpc::CallbackServerContext* context, const power::v1::RegisterSuspendBlockerRequest* request) {
   using google::protobuf::util::TimeUtil;
   auto [reactor, stream] = rpc::ServerStream<power::v1::SuspendBlockerEvent>::Create();
+  auto caller = AuthorizePower(context, "register a suspend blocker");
+  if (!caller) {
+    stream->Finish(ToStatus(caller.error()));
+    return reactor;
+  }
   if (request->name().empty() || request->name().size() > kMaxLeaseName) {
     stream->Finish(StatusOf(ErrorCode::kInvalidArgument, "a suspend blocker needs a name of 1.." +
                                                              std::to_string(kMaxLeaseName) +
@@ -164,7 +193,7 @@ grpc::ServerWriteReactor<power::v1::SuspendBlockerEvent>* PowerService::Register
   power::SuspendBlockers::Info info{
       .name = request->name(),
       .deadline = std::chrono::milliseconds(TimeUtil::DurationToMilliseconds(request->deadline()))};
-  info.pid = PeerPid(context);
+  info.pid = static_cast<uint32_t>(caller->pid);
   auto posted = manager_->dispatcher_.Post([this, stream, info = std::move(info)]() mutable {
     auto& blockers = manager_->governor_->blockers();
     if (blockers.size() >= kMaxBlockers) {
@@ -191,7 +220,12 @@ grpc::ServerUnaryReactor* PowerService::AckSuspendBlocker(
     power::v1::AckSuspendBlockerResponse*) {
   auto* reactor = context->DefaultReactor();
   UnaryFinisher finisher(reactor, kShuttingDown);
-  const uint32_t pid = PeerPid(context);
+  auto caller = AuthorizePower(context, "acknowledge a suspend blocker event");
+  if (!caller) {
+    finisher.Finish(ToStatus(caller.error()));
+    return reactor;
+  }
+  const auto pid = static_cast<uint32_t>(caller->pid);
   (void)manager_->dispatcher_.Post([this, request, pid, finisher = std::move(finisher)]() mutable {
     auto acked =
         manager_->governor_->blockers().Ack(request->blocker_id(), request->seq(), pid);
@@ -205,7 +239,12 @@ grpc::ServerUnaryReactor* PowerService::HandOffWakeLease(
     power::v1::HandOffWakeLeaseResponse* response) {
   auto* reactor = context->DefaultReactor();
   UnaryFinisher finisher(reactor, kShuttingDown);
-  const uint32_t pid = PeerPid(context);
+  auto caller = AuthorizePower(context, "hand off a wake lease");
+  if (!caller) {
+    finisher.Finish(ToStatus(caller.error()));
+    return reactor;
+  }
+  const auto pid = static_cast<uint32_t>(caller->pid);
   if (request->deadline().seconds() < 0 || request->deadline().nanos() < 0) {
     finisher.Finish(StatusOf(ErrorCode::kInvalidArgument, "a hand-off deadline must not be negative"));
     return reactor;
@@ -231,7 +270,12 @@ grpc::ServerUnaryReactor* PowerService::CancelSuspend(grpc::CallbackServerContex
                                                       power::v1::CancelSuspendResponse*) {
   auto* reactor = context->DefaultReactor();
   UnaryFinisher finisher(reactor, kShuttingDown);
-  const uint32_t pid = PeerPid(context);
+  auto caller = AuthorizePower(context, "cancel a queued suspend");
+  if (!caller) {
+    finisher.Finish(ToStatus(caller.error()));
+    return reactor;
+  }
+  const auto pid = static_cast<uint32_t>(caller->pid);
   (void)manager_->dispatcher_.Post([this, pid, finisher = std::move(finisher)]() mutable {
     finisher.Finish(ToStatus(manager_->governor_->CancelQueued(
         pid != 0 ? "process " + std::to_string(pid) : std::string("a client"))));

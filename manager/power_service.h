@@ -51,8 +51,13 @@ class PowerService final : public power::v1::Power::CallbackService {
                                         power::v1::SuspendPlan* response) override;
 
  private:
-  // The calling process, from the acceptor's SO_PEERCRED record; 0 if unknown.
-  uint32_t PeerPid(grpc::CallbackServerContext* context) const;
+  // The calling process once it may change the system's power state (`what`
+  // names the call): root, the manager's own user, or a member of the
+  // manager's power group (ManagerOptions::power_group).
+  // Errors: kUnauthenticated when the connection's identity is unknown;
+  // kPermissionDenied naming the caller's uid and what it would need.
+  Result<PeerCredentials> AuthorizePower(grpc::CallbackServerContext* context,
+                                         std::string_view what) const;
   Manager* manager_;
 };
 

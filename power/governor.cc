@@ -4,6 +4,7 @@
 
 #include <algorithm>
 
+#include "power/proto_time.h"
 #include "power/suspend_plan.h"
 
 namespace trellis::power {
@@ -26,24 +27,6 @@ const char* StateName(v1::SystemState state) {
     default:
       return "unknown";
   }
-}
-
-google::protobuf::Duration ToDuration(std::chrono::steady_clock::duration d) {
-  return TimeUtil::NanosecondsToDuration(
-      std::chrono::duration_cast<std::chrono::nanoseconds>(d).count());
-}
-
-std::chrono::nanoseconds ToNanos(const google::protobuf::Duration& d) {
-  return std::chrono::nanoseconds(TimeUtil::DurationToNanoseconds(d));
-}
-
-google::protobuf::Timestamp ToTimestamp(std::chrono::system_clock::time_point t) {
-  return TimeUtil::NanosecondsToTimestamp(
-      std::chrono::duration_cast<std::chrono::nanoseconds>(t.time_since_epoch()).count());
-}
-
-std::chrono::milliseconds ToMillis(const google::protobuf::Duration& d) {
-  return std::chrono::milliseconds(TimeUtil::DurationToMilliseconds(d));
 }
 
 }  // namespace

@@ -5,16 +5,14 @@
 #include <algorithm>
 #include <set>
 
+#include "power/proto_time.h"
+
 namespace trellis::power {
 
 namespace {
 
 using google::protobuf::util::TimeUtil;
 constexpr const char* kOtherNames = "(other)";
-
-google::protobuf::Duration ToDuration(std::chrono::nanoseconds d) {
-  return TimeUtil::NanosecondsToDuration(d.count());
-}
 
 std::string Ms(std::chrono::milliseconds d) { return std::to_string(d.count()) + " ms"; }
 

@@ -24,8 +24,8 @@ using testing::ImageFile;
 // 128 blocks: MBR, header, 4 entry blocks, usable 6..121, 4 entry blocks,
 // backup header at 127.
 constexpr uint32_t kBlockSize = 512;
-constexpr uint64_t kBlockCount = 128;
-constexpr uint64_t kLastLba = kBlockCount - 1;
+constexpr uint64_t kSmallBlockCount = 128;
+constexpr uint64_t kSmallLastLba = kSmallBlockCount - 1;
 
 testing::GptLayout Seed() {
   auto guid = [](uint8_t fill) {
@@ -51,13 +51,13 @@ class Mutator {
   Result<void> Mutate(ImageFile& image) {
     const int count = Pick(1, 4);
     for (int i = 0; i < count; ++i) {
-      const uint64_t header = Pick(0, 1) ? 1 : kLastLba;
-      const uint64_t entries = header == 1 ? 2 : kLastLba - 4;
+      const uint64_t header = Pick(0, 1) ? 1 : kSmallLastLba;
+      const uint64_t entries = header == 1 ? 2 : kSmallLastLba - 4;
       uint64_t offset;
       switch (Pick(0, 3)) {
         case 0:  // any byte of the metadata at either end
           offset = Pick(0, 1) ? Pick(0, 6 * kBlockSize - 1)
-                              : Pick((kLastLba - 4) * kBlockSize, kBlockCount * kBlockSize - 1);
+                              : Pick((kSmallLastLba - 4) * kBlockSize, kSmallBlockCount * kBlockSize - 1);
           TRELLIS_TRY(image.Write(offset, std::vector<std::byte>{std::byte(Pick(0, 255))}));
           continue;
         case 1:  // a 32-bit header field
@@ -100,7 +100,7 @@ void ExpectSane(const Table& table) {
     EXPECT_LE(p.first_lba, p.last_lba);
     EXPECT_GE(p.first_lba, table.first_usable_lba);
     EXPECT_LE(p.last_lba, table.last_usable_lba);
-    EXPECT_LT(table.last_usable_lba, kLastLba);
+    EXPECT_LT(table.last_usable_lba, kSmallLastLba);
     EXPECT_FALSE(p.type_guid.IsZero());
     ranges.emplace(p.first_lba, p.last_lba);
   }
@@ -114,12 +114,12 @@ void ExpectSane(const Table& table) {
 }
 
 TEST(GptTableFuzzTest, RandomMutationsParseSaneOrFailCleanly) {
-  auto image = ImageFile::Create(kBlockCount * kBlockSize);
+  auto image = ImageFile::Create(kSmallBlockCount * kBlockSize);
   ASSERT_TRUE(image) << image.error().ToString();
   ASSERT_TRUE(testing::WriteGpt(*image, Seed()));
-  auto pristine = image->Read(0, kBlockCount * kBlockSize);
+  auto pristine = image->Read(0, kSmallBlockCount * kBlockSize);
   ASSERT_TRUE(pristine) << pristine.error().ToString();
-  ASSERT_TRUE(ParseGpt(kBlockSize, kBlockCount, image->Reader()));
+  ASSERT_TRUE(ParseGpt(kBlockSize, kSmallBlockCount, image->Reader()));
 
   Mutator mutator(/*seed=*/0x6e7f1a);
   int parsed = 0, from_backup = 0, not_found = 0, data_loss = 0;
@@ -129,11 +129,11 @@ TEST(GptTableFuzzTest, RandomMutationsParseSaneOrFailCleanly) {
     ASSERT_TRUE(mutator.Mutate(*image));
     if (mutator.Pick(0, 3) != 0) {
       ASSERT_TRUE(testing::Reseal(*image, kBlockSize, 1));
-      ASSERT_TRUE(testing::Reseal(*image, kBlockSize, kLastLba));
+      ASSERT_TRUE(testing::Reseal(*image, kBlockSize, kSmallLastLba));
     }
     testing::RecordingReader reader(image->Reader());
-    auto table = ParseGpt(kBlockSize, kBlockCount, reader.reader());
-    EXPECT_LE(reader.largest_read(), kBlockCount * kBlockSize);
+    auto table = ParseGpt(kBlockSize, kSmallBlockCount, reader.reader());
+    EXPECT_LE(reader.largest_read(), kSmallBlockCount * kBlockSize);
     if (table) {
       ++parsed;
       from_backup += table->used_backup;

@@ -20,9 +20,9 @@ using ::testing::HasSubstr;
 using testing::ImageFile;
 using namespace internal;  // the header field offsets
 
-constexpr uint64_t kImageSize = 8 << 20;  // 16384 blocks of 512 bytes
-constexpr uint64_t kBlockCount = kImageSize / 512;
-constexpr uint64_t kLastLba = kBlockCount - 1;
+using testing::kImageSize;
+using testing::kImageBlocks;
+using testing::kImageLastLba;
 constexpr uint64_t kEntryArrayBytes = 128 * 128;  // what sgdisk writes
 
 struct BadField {
@@ -64,20 +64,20 @@ TEST_P(GptHeaderTest, BadPrimaryFallsBackAndBadBothFailsWithoutLargeReads) {
   const BadField& field = GetParam();
   auto image = MakeImage();
   ASSERT_TRUE(image) << image.error().ToString();
-  auto pristine = ParseGpt(512, kBlockCount, image->Reader());
+  auto pristine = ParseGpt(512, kImageBlocks, image->Reader());
   ASSERT_TRUE(pristine) << pristine.error().ToString();
 
   ASSERT_TRUE(SetField(*image, 1, field));
   testing::RecordingReader primary_bad(image->Reader());
-  auto table = ParseGpt(512, kBlockCount, primary_bad.reader());
+  auto table = ParseGpt(512, kImageBlocks, primary_bad.reader());
   ASSERT_TRUE(table) << table.error().ToString();
   EXPECT_TRUE(table->used_backup);
   EXPECT_EQ(table->partitions, pristine->partitions);
   EXPECT_LE(primary_bad.largest_read(), kEntryArrayBytes);
 
-  ASSERT_TRUE(SetField(*image, kLastLba, field));
+  ASSERT_TRUE(SetField(*image, kImageLastLba, field));
   testing::RecordingReader both_bad(image->Reader());
-  table = ParseGpt(512, kBlockCount, both_bad.reader());
+  table = ParseGpt(512, kImageBlocks, both_bad.reader());
   ASSERT_FALSE(table);
   EXPECT_EQ(table.error().code(), ErrorCode::kDataLoss);
   EXPECT_THAT(table.error().message(), HasSubstr("primary GPT header at LBA 1: " + field.reason));
@@ -98,17 +98,17 @@ INSTANTIATE_TEST_SUITE_P(
         BadField{"WrongMyLba", kMyLbaOffset, 8, 5, "MyLBA is 5, not "},
         BadField{"AlternateLbaZero", kAlternateLbaOffset, 8, 0,
                  "AlternateLBA 0 is not another LBA in 1..16383"},
-        BadField{"AlternateLbaPastDisk", kAlternateLbaOffset, 8, kBlockCount,
+        BadField{"AlternateLbaPastDisk", kAlternateLbaOffset, 8, kImageBlocks,
                  "AlternateLBA 16384 is not another LBA"},
         BadField{"FirstUsableZero", kFirstUsableLbaOffset, 8, 0,
                  "usable LBAs 0..16350 are not an ordered range"},
         BadField{"FirstUsableAfterLast", kFirstUsableLbaOffset, 8, 20000,
                  "usable LBAs 20000..16350 are not an ordered range"},
-        BadField{"LastUsablePastDisk", kLastUsableLbaOffset, 8, kBlockCount,
+        BadField{"LastUsablePastDisk", kLastUsableLbaOffset, 8, kImageBlocks,
                  "usable LBAs 34..16384 are not an ordered range"},
         BadField{"UsableIncludesPrimaryHeader", kFirstUsableLbaOffset, 8, 1,
                  "usable LBAs 1..16350 include a GPT header"},
-        BadField{"UsableIncludesBackupHeader", kLastUsableLbaOffset, 8, kLastLba,
+        BadField{"UsableIncludesBackupHeader", kLastUsableLbaOffset, 8, kImageLastLba,
                  "usable LBAs 34..16383 include a GPT header"},
         BadField{"EntrySize64", kEntrySizeOffset, 4, 64,
                  "partition entry size 64 is not 128 times a power of two"},
@@ -124,7 +124,7 @@ INSTANTIATE_TEST_SUITE_P(
                  "16385 partition entries exceed the limit of 16384"},
         BadField{"EntriesAtLba0", kEntriesLbaOffset, 8, 0,
                  "partition entry array at LBA 0 (32 blocks) does not fit in LBAs 1..16383"},
-        BadField{"EntriesPastDisk", kEntriesLbaOffset, 8, kLastLba,
+        BadField{"EntriesPastDisk", kEntriesLbaOffset, 8, kImageLastLba,
                  "partition entry array at LBA 16383 (32 blocks) does not fit in LBAs 1..16383"},
         BadField{"EntriesFarPastDisk", kEntriesLbaOffset, 8, ~uint64_t{0},
                  "partition entry array at LBA 18446744073709551615 (32 blocks) does not fit"},
@@ -137,12 +137,12 @@ TEST_F(GptHeaderImageTest, NoSignatureInEitherHeaderIsNoGpt) {
   auto image = MakeImage();
   ASSERT_TRUE(image) << image.error().ToString();
   ASSERT_TRUE(image->FlipByte(512));
-  auto table = ParseGpt(512, kBlockCount, image->Reader());
+  auto table = ParseGpt(512, kImageBlocks, image->Reader());
   ASSERT_TRUE(table) << table.error().ToString();
   EXPECT_TRUE(table->used_backup);
 
-  ASSERT_TRUE(image->FlipByte(kLastLba * 512));
-  table = ParseGpt(512, kBlockCount, image->Reader());
+  ASSERT_TRUE(image->FlipByte(kImageLastLba * 512));
+  table = ParseGpt(512, kImageBlocks, image->Reader());
   ASSERT_FALSE(table);
   EXPECT_EQ(table.error().code(), ErrorCode::kNotFound);
   EXPECT_EQ(table.error().message(), "no GPT: no 'EFI PART' signature at LBA 1 or LBA 16383");
@@ -152,8 +152,8 @@ TEST_F(GptHeaderImageTest, NoSignatureAndBadCrcIsDataLoss) {
   auto image = MakeImage();
   ASSERT_TRUE(image) << image.error().ToString();
   ASSERT_TRUE(image->FlipByte(512));
-  ASSERT_TRUE(image->FlipByte(kLastLba * 512 + kDiskGuidOffset));
-  auto table = ParseGpt(512, kBlockCount, image->Reader());
+  ASSERT_TRUE(image->FlipByte(kImageLastLba * 512 + kDiskGuidOffset));
+  auto table = ParseGpt(512, kImageBlocks, image->Reader());
   ASSERT_FALSE(table);
   EXPECT_EQ(table.error().code(), ErrorCode::kDataLoss);
   EXPECT_THAT(table.error().message(),
@@ -166,7 +166,7 @@ TEST_F(GptHeaderImageTest, LaterMinorRevisionAndFullBlockHeaderAreAccepted) {
   ASSERT_TRUE(image) << image.error().ToString();
   ASSERT_TRUE(SetField(*image, 1, {"", kRevisionOffset, 4, 0x00010001, ""}));
   ASSERT_TRUE(SetField(*image, 1, {"", kHeaderSizeOffset, 4, 512, ""}));
-  auto table = ParseGpt(512, kBlockCount, image->Reader());
+  auto table = ParseGpt(512, kImageBlocks, image->Reader());
   ASSERT_TRUE(table) << table.error().ToString();
   EXPECT_FALSE(table->used_backup);
   EXPECT_EQ(table->partitions.size(), 2u);

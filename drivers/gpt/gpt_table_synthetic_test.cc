@@ -19,7 +19,7 @@ namespace {
 using ::testing::HasSubstr;
 using testing::ImageFile;
 
-constexpr uint64_t kImageSize = 8 << 20;
+using testing::kImageSize;
 
 Guid MustParseGuid(std::string_view text) {
   auto guid = ParseGuid(text);

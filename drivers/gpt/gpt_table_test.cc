@@ -20,9 +20,9 @@ namespace {
 using ::testing::HasSubstr;
 using testing::ImageFile;
 
-constexpr uint64_t kImageSize = 8 << 20;  // 16384 blocks of 512 bytes
-constexpr uint64_t kLastLba = kImageSize / 512 - 1;
-constexpr uint64_t kBackupEntriesLba = kLastLba - 32;
+using testing::kImageSize;
+using testing::kImageLastLba;
+constexpr uint64_t kBackupEntriesLba = kImageLastLba - 32;
 
 // boot: 2048..6143, data: 6144..16350.
 const std::vector<std::string> kBootAndData = {"-n", "1:2048:+2M", "-t", "1:8300", "-c", "1:boot",
@@ -158,7 +158,7 @@ TEST_F(GptTableTest, BothHeadersCorruptFailsNamingBoth) {
   auto image = MakeImage(kBootAndData);
   ASSERT_TRUE(image) << image.error().ToString();
   ASSERT_TRUE(image->FlipByte(512 + internal::kDiskGuidOffset));
-  ASSERT_TRUE(image->FlipByte(kLastLba * 512 + internal::kDiskGuidOffset));
+  ASSERT_TRUE(image->FlipByte(kImageLastLba * 512 + internal::kDiskGuidOffset));
   auto table = Parse(*image);
   ASSERT_FALSE(table);
   EXPECT_EQ(table.error().code(), ErrorCode::kDataLoss);
@@ -224,7 +224,7 @@ class GptLyingEntryTest : public GptTableTest {
     data.last_lba = last_lba;
     ASSERT_TRUE(testing::WriteEntry(*image, 512, 1, data));
     if (backup_too) {
-      ASSERT_TRUE(testing::WriteEntry(*image, 512, kLastLba, data));
+      ASSERT_TRUE(testing::WriteEntry(*image, 512, kImageLastLba, data));
     }
     auto table = Parse(*image);
     ASSERT_FALSE(table);
@@ -240,7 +240,7 @@ TEST_F(GptLyingEntryTest, OverlappingPartitionsAreRefused) {
 }
 
 TEST_F(GptLyingEntryTest, PartitionPastUsableLbasIsRefused) {
-  ExpectRefused(6144, kLastLba,
+  ExpectRefused(6144, kImageLastLba,
                 "primary GPT: partition 2 'data' (LBA 6144..16383) lies outside the usable "
                 "LBAs 34..16350");
 }

@@ -14,7 +14,7 @@ namespace {
 
 namespace fs = std::filesystem;
 
-const fs::path kSource = "/boards/qemu-virt.json";
+const fs::path kBackendsBoardSource = "/boards/qemu-virt.json";
 const fs::path kStateDir = "/run/trellis";
 
 // A board whose node "sys" holds a node "disk" with `backend` (a JSON
@@ -28,13 +28,13 @@ std::string DiskBoard(const std::string& backend, const std::string& properties 
 
 // The message of a failed parse or resolve of `json`, without the
 // "<source>: " prefix; "<valid>" if both succeed.
-std::string Error(const std::string& json) {
-  auto board = ParseBoard(json, kSource);
+std::string BackendError(const std::string& json) {
+  auto board = ParseBoard(json, kBackendsBoardSource);
   Result<std::vector<BoardBackend>> backends =
       board ? ResolveBoardBackends(*board, kStateDir) : Fail(board.error());
   if (backends) return "<valid>";
   EXPECT_EQ(backends.error().code(), ErrorCode::kInvalidArgument);
-  std::string prefix = kSource.string() + ": ";
+  std::string prefix = kBackendsBoardSource.string() + ": ";
   const std::string& message = backends.error().message();
   if (!message.starts_with(prefix)) return "<no file prefix> " + message;
   return message.substr(prefix.size());
@@ -46,7 +46,7 @@ TEST(BoardBackendsTest, ResolvesSocketUnderStateDirAndSubstitutesArgv) {
   auto board = ParseBoard(DiskBoard(R"({"argv": ["qsd", "--export", "path={socket}",
                                        "--pidfile", "{state_dir}/qsd.pid"],
                                        "socket": "disks/disk.sock"})"),
-                          kSource);
+                          kBackendsBoardSource);
   ASSERT_TRUE(board) << board.error().ToString();
   auto backends = ResolveBoardBackends(*board, kStateDir);
   ASSERT_TRUE(backends) << backends.error().ToString();
@@ -64,7 +64,7 @@ TEST(BoardBackendsTest, ResolvesSocketUnderStateDirAndSubstitutesArgv) {
 TEST(BoardBackendsTest, ReadyTimeoutAndRestartAreRead) {
   auto board = ParseBoard(DiskBoard(R"({"argv": ["qsd"], "socket": "/s.sock",
                                        "ready_timeout_ms": 250, "restart": false})"),
-                          kSource);
+                          kBackendsBoardSource);
   ASSERT_TRUE(board) << board.error().ToString();
   auto backends = ResolveBoardBackends(*board, kStateDir);
   ASSERT_TRUE(backends) << backends.error().ToString();
@@ -73,15 +73,15 @@ TEST(BoardBackendsTest, ReadyTimeoutAndRestartAreRead) {
 }
 
 TEST(BoardBackendsTest, ArgvMustNameAProgram) {
-  EXPECT_EQ(Error(DiskBoard(R"({"socket": "d.sock"})")),
+  EXPECT_EQ(BackendError(DiskBoard(R"({"socket": "d.sock"})")),
             std::string(kField) +
                 ".argv': node root.sys.disk: must not be empty: name the backend program to run");
-  EXPECT_EQ(Error(DiskBoard(R"({"argv": [""], "socket": "d.sock"})")),
+  EXPECT_EQ(BackendError(DiskBoard(R"({"argv": [""], "socket": "d.sock"})")),
             std::string(kField) + ".argv[0]': node root.sys.disk: must name a program");
 }
 
 TEST(BoardBackendsTest, SocketIsRequired) {
-  EXPECT_EQ(Error(DiskBoard(R"({"argv": ["qsd"]})")),
+  EXPECT_EQ(BackendError(DiskBoard(R"({"argv": ["qsd"]})")),
             std::string(kField) +
                 ".socket': node root.sys.disk: must not be empty: name the socket the backend "
                 "listens on");
@@ -89,7 +89,7 @@ TEST(BoardBackendsTest, SocketIsRequired) {
 
 TEST(BoardBackendsTest, AbsoluteSocketTooLongForSockaddrUnIsRejectedAtLoad) {
   std::string socket = "/" + std::string(107, 's');
-  auto board = ParseBoard(DiskBoard(R"({"argv": ["qsd"], "socket": ")" + socket + "\"}"), kSource);
+  auto board = ParseBoard(DiskBoard(R"({"argv": ["qsd"], "socket": ")" + socket + "\"}"), kBackendsBoardSource);
   ASSERT_FALSE(board);
   EXPECT_NE(board.error().message().find("node root.sys.disk: socket path '/sss"),
             std::string::npos)
@@ -97,19 +97,19 @@ TEST(BoardBackendsTest, AbsoluteSocketTooLongForSockaddrUnIsRejectedAtLoad) {
   EXPECT_NE(board.error().message().find("is 108 bytes, at most 107 fit in sockaddr_un"),
             std::string::npos)
       << board.error().message();
-  EXPECT_EQ(Error(DiskBoard(R"({"argv": ["qsd"], "socket": "/)" + std::string(106, 's') + "\"}")),
+  EXPECT_EQ(BackendError(DiskBoard(R"({"argv": ["qsd"], "socket": "/)" + std::string(106, 's') + "\"}")),
             "<valid>");
 }
 
 TEST(BoardBackendsTest, RelativeSocketTooLongOnceResolvedIsRejected) {
   // 13 bytes of "/run/trellis/" + 95 = 108.
   std::string error =
-      Error(DiskBoard(R"({"argv": ["qsd"], "socket": ")" + std::string(95, 's') + "\"}"));
+      BackendError(DiskBoard(R"({"argv": ["qsd"], "socket": ")" + std::string(95, 's') + "\"}"));
   EXPECT_NE(error.find(std::string(kField) + ".socket': node root.sys.disk: socket path "),
             std::string::npos)
       << error;
   EXPECT_NE(error.find("is 108 bytes, at most 107 fit in sockaddr_un"), std::string::npos) << error;
-  EXPECT_EQ(Error(DiskBoard(R"({"argv": ["qsd"], "socket": ")" + std::string(94, 's') + "\"}")),
+  EXPECT_EQ(BackendError(DiskBoard(R"({"argv": ["qsd"], "socket": ")" + std::string(94, 's') + "\"}")),
             "<valid>");
 }
 
@@ -117,11 +117,11 @@ TEST(BoardBackendsTest, DuplicateSocketIsRejected) {
   std::string second =
       R"(, {"name": "disk2", "backend": {"argv": ["qsd"], "socket": "/run/trellis/d.sock"}})";
   // The same text: caught at load.
-  EXPECT_EQ(Error(DiskBoard(R"({"argv": ["qsd"], "socket": "/run/trellis/d.sock"})", "[]", second)),
+  EXPECT_EQ(BackendError(DiskBoard(R"({"argv": ["qsd"], "socket": "/run/trellis/d.sock"})", "[]", second)),
             "field 'nodes[0].children[1].backend.socket': node root.sys.disk2: socket "
             "'/run/trellis/d.sock' is also the backend socket of root.sys.disk");
   // The same path once the relative one is resolved.
-  EXPECT_EQ(Error(DiskBoard(R"({"argv": ["qsd"], "socket": "d.sock"})", "[]", second)),
+  EXPECT_EQ(BackendError(DiskBoard(R"({"argv": ["qsd"], "socket": "d.sock"})", "[]", second)),
             "field 'nodes[0].children[1].backend.socket': node root.sys.disk2: socket "
             "'/run/trellis/d.sock' is also the backend socket of root.sys.disk");
 }
@@ -131,24 +131,24 @@ TEST(BoardBackendsTest, VirtioSocketPropertyMustAgreeWithTheBackend) {
   auto property = [](const std::string& value) {
     return R"([{"key": "virtio.socket", "string_value": ")" + value + "\"}]";
   };
-  EXPECT_EQ(Error(DiskBoard(backend, property("/tmp/other.sock"))),
+  EXPECT_EQ(BackendError(DiskBoard(backend, property("/tmp/other.sock"))),
             "field 'nodes[0].children[0].properties[0]': node root.sys.disk: 'virtio.socket' is "
             "'/tmp/other.sock' but the backend listens on '/run/trellis/d.sock'; drop the "
             "property (the manager sets it) or make them agree");
-  EXPECT_EQ(Error(DiskBoard(backend, property("/run/trellis/./d.sock"))), "<valid>");
-  EXPECT_EQ(Error(DiskBoard(backend, property("{runtime_dir}/d.sock"))), "<valid>");
-  EXPECT_EQ(Error(DiskBoard(backend, property("{runtime_dir}/e.sock"))),
+  EXPECT_EQ(BackendError(DiskBoard(backend, property("/run/trellis/./d.sock"))), "<valid>");
+  EXPECT_EQ(BackendError(DiskBoard(backend, property("{runtime_dir}/d.sock"))), "<valid>");
+  EXPECT_EQ(BackendError(DiskBoard(backend, property("{runtime_dir}/e.sock"))),
             "field 'nodes[0].children[0].properties[0]': node root.sys.disk: 'virtio.socket' is "
             "'{runtime_dir}/e.sock' but the backend listens on '/run/trellis/d.sock'; drop the "
             "property (the manager sets it) or make them agree");
-  EXPECT_EQ(Error(DiskBoard(backend, R"([{"key": "virtio.socket", "int_value": 3}])")),
+  EXPECT_EQ(BackendError(DiskBoard(backend, R"([{"key": "virtio.socket", "int_value": 3}])")),
             "field 'nodes[0].children[0].properties[0]': node root.sys.disk: 'virtio.socket' "
             "must be a string naming the backend's socket");
 }
 
 TEST(BoardBackendsTest, UnknownBackendFieldIsRejected) {
   auto board =
-      ParseBoard(DiskBoard(R"({"argv": ["qsd"], "socket": "d.sock", "sokcet": "x"})"), kSource);
+      ParseBoard(DiskBoard(R"({"argv": ["qsd"], "socket": "d.sock", "sokcet": "x"})"), kBackendsBoardSource);
   EXPECT_FALSE(board);
 }
 

@@ -15,7 +15,7 @@ namespace fs = std::filesystem;
 using manifest::v1::SuspendHal;
 using testing::TempDir;
 
-const fs::path kSource = "/boards/qemu-virt.json";
+const fs::path kBoardSource = "/boards/qemu-virt.json";
 
 // A board with a valid name and driver_dirs; `nodes` is the JSON array of
 // top-level nodes and `extra` more fields.
@@ -27,11 +27,11 @@ std::string Board(std::string_view nodes = "[]", std::string_view extra = "") {
 }
 
 // The message of parsing `json`, without the "<source>: " prefix.
-std::string Error(std::string_view json) {
-  auto result = ParseBoard(json, kSource);
+std::string BoardError(std::string_view json) {
+  auto result = ParseBoard(json, kBoardSource);
   if (result.has_value()) return "<valid>";
   EXPECT_EQ(result.error().code(), ErrorCode::kInvalidArgument);
-  std::string prefix = kSource.string() + ": ";
+  std::string prefix = kBoardSource.string() + ": ";
   const std::string& message = result.error().message();
   if (!message.starts_with(prefix)) return "<no file prefix> " + message;
   return message.substr(prefix.size());
@@ -85,93 +85,93 @@ TEST(BoardTest, LoadOfMissingFileIsNotFound) {
 }
 
 TEST(BoardTest, NameIsRequiredAndChecked) {
-  EXPECT_EQ(Error(R"({"driver_dirs": ["d"]})"), "field 'name': must not be empty");
-  EXPECT_EQ(Error(R"({"name": "QEMU", "driver_dirs": ["d"]})"),
+  EXPECT_EQ(BoardError(R"({"driver_dirs": ["d"]})"), "field 'name': must not be empty");
+  EXPECT_EQ(BoardError(R"({"name": "QEMU", "driver_dirs": ["d"]})"),
             "field 'name': 'QEMU' is not a valid name: use 1 to 63 characters from [a-z0-9._-], "
             "starting with a lower-case letter or digit");
 }
 
 TEST(BoardTest, NodeNameIsRequired) {
-  EXPECT_EQ(Error(Board(R"([{"name": "sys"}, {"properties": []}])")),
+  EXPECT_EQ(BoardError(Board(R"([{"name": "sys"}, {"properties": []}])")),
             "field 'nodes[1].name': must not be empty");
 }
 
 TEST(BoardTest, NodeNameMustNotContainDots) {
-  EXPECT_EQ(Error(Board(R"([{"name": "sys", "children": [{"name": "disk.0"}]}])")),
+  EXPECT_EQ(BoardError(Board(R"([{"name": "sys", "children": [{"name": "disk.0"}]}])")),
             "field 'nodes[0].children[0].name': 'disk.0' is not a valid node name: use 1 to 63 "
             "characters from [A-Za-z0-9_-] (no '.', node paths are dotted)");
-  EXPECT_EQ(Error(Board(R"([{"name": ")" + std::string(64, 'n') + R"("}])")),
+  EXPECT_EQ(BoardError(Board(R"([{"name": ")" + std::string(64, 'n') + R"("}])")),
             "field 'nodes[0].name': '" + std::string(64, 'n') +
                 "' is not a valid node name: use 1 to 63 characters from [A-Za-z0-9_-] (no '.', "
                 "node paths are dotted)");
-  EXPECT_EQ(Error(Board(R"([{"name": "Disk_0-A"}])")), "<valid>");
+  EXPECT_EQ(BoardError(Board(R"([{"name": "Disk_0-A"}])")), "<valid>");
 }
 
 TEST(BoardTest, DuplicateSiblingNameIsRejected) {
-  EXPECT_EQ(Error(Board(R"([{"name": "sys", "children": [
+  EXPECT_EQ(BoardError(Board(R"([{"name": "sys", "children": [
                              {"name": "disk0"}, {"name": "disk1"}, {"name": "disk0"}]}])")),
             "field 'nodes[0].children[2].name': duplicate sibling name 'disk0'");
 }
 
 TEST(BoardTest, SameNameUnderDifferentParentsIsAllowed) {
-  EXPECT_EQ(Error(Board(R"([{"name": "a", "children": [{"name": "disk0"}]},
+  EXPECT_EQ(BoardError(Board(R"([{"name": "a", "children": [{"name": "disk0"}]},
                             {"name": "b", "children": [{"name": "disk0"}]}])")),
             "<valid>");
 }
 
 TEST(BoardTest, PropertyKeyMustNotBeEmpty) {
-  EXPECT_EQ(Error(Board(R"([{"name": "sys", "properties": [{"key": "", "int_value": 1}]}])")),
+  EXPECT_EQ(BoardError(Board(R"([{"name": "sys", "properties": [{"key": "", "int_value": 1}]}])")),
             "field 'nodes[0].properties[0].key': must not be empty");
 }
 
 TEST(BoardTest, PropertyKeyIsAtMost128Characters) {
   std::string key(129, 'k');
-  EXPECT_EQ(Error(Board(R"([{"name": "sys", "properties": [{"key": ")" + key +
+  EXPECT_EQ(BoardError(Board(R"([{"name": "sys", "properties": [{"key": ")" + key +
                         R"(", "int_value": 1}]}])")),
             "field 'nodes[0].properties[0].key': is 129 characters long, at most 128 are "
             "allowed");
   key.pop_back();
-  EXPECT_EQ(Error(Board(R"([{"name": "sys", "properties": [{"key": ")" + key +
+  EXPECT_EQ(BoardError(Board(R"([{"name": "sys", "properties": [{"key": ")" + key +
                         R"(", "int_value": 1}]}])")),
             "<valid>");
 }
 
 TEST(BoardTest, PropertyValueMustBeSet) {
-  EXPECT_EQ(Error(Board(R"([{"name": "sys", "properties": [{"key": "a", "bool_value": false},
+  EXPECT_EQ(BoardError(Board(R"([{"name": "sys", "properties": [{"key": "a", "bool_value": false},
                                                             {"key": "b"}]}])")),
             "field 'nodes[0].properties[1]': no value set");
 }
 
 TEST(BoardTest, DuplicatePropertyKeyIsRejected) {
-  EXPECT_EQ(Error(Board(R"([{"name": "sys", "properties": [{"key": "a", "int_value": 1},
+  EXPECT_EQ(BoardError(Board(R"([{"name": "sys", "properties": [{"key": "a", "int_value": 1},
                                                             {"key": "a", "int_value": 2}]}])")),
             "field 'nodes[0].properties[1].key': duplicate key 'a'");
 }
 
 TEST(BoardTest, AtMost64PropertiesPerNode) {
-  EXPECT_EQ(Error(Board(R"([{"name": "sys", "properties": )" + Properties(65) + "}]")),
+  EXPECT_EQ(BoardError(Board(R"([{"name": "sys", "properties": )" + Properties(65) + "}]")),
             "field 'nodes[0].properties': has 65 properties, at most 64 are allowed");
-  EXPECT_EQ(Error(Board(R"([{"name": "sys", "properties": )" + Properties(64) + "}]")),
+  EXPECT_EQ(BoardError(Board(R"([{"name": "sys", "properties": )" + Properties(64) + "}]")),
             "<valid>");
 }
 
 TEST(BoardTest, TreeIsAtMost16LevelsDeep) {
-  EXPECT_EQ(Error(Board(Chain(16))), "<valid>");
+  EXPECT_EQ(BoardError(Board(Chain(16))), "<valid>");
   std::string field = "nodes[0]";
   for (int i = 2; i <= 17; ++i) field += ".children[0]";
-  EXPECT_EQ(Error(Board(Chain(17))),
+  EXPECT_EQ(BoardError(Board(Chain(17))),
             "field '" + field + "': node tree is deeper than 16 levels");
 }
 
 TEST(BoardTest, AtLeastOneDriverDirIsRequired) {
-  EXPECT_EQ(Error(R"({"name": "b"})"),
+  EXPECT_EQ(BoardError(R"({"name": "b"})"),
             "field 'driver_dirs': at least one driver directory is required");
-  EXPECT_EQ(Error(R"({"name": "b", "driver_dirs": ["d", ""]})"),
+  EXPECT_EQ(BoardError(R"({"name": "b", "driver_dirs": ["d", ""]})"),
             "field 'driver_dirs[1]': must not be empty");
 }
 
 TEST(BoardTest, LinuxSysfsDefaultsItsStatePath) {
-  auto board = ParseBoard(Board("[]", R"("suspend_hal": {"kind": "LINUX_SYSFS"})"), kSource);
+  auto board = ParseBoard(Board("[]", R"("suspend_hal": {"kind": "LINUX_SYSFS"})"), kBoardSource);
   ASSERT_TRUE(board) << board.error().ToString();
   EXPECT_EQ(board->board.suspend_hal().kind(), SuspendHal::LINUX_SYSFS);
   EXPECT_EQ(board->board.suspend_hal().state_path(), "/sys/power/state");
@@ -180,25 +180,25 @@ TEST(BoardTest, LinuxSysfsDefaultsItsStatePath) {
 TEST(BoardTest, LinuxSysfsKeepsAGivenAbsoluteStatePath) {
   auto board = ParseBoard(
       Board("[]", R"("suspend_hal": {"kind": "LINUX_SYSFS", "state_path": "/tmp/state"})"),
-      kSource);
+      kBoardSource);
   ASSERT_TRUE(board) << board.error().ToString();
   EXPECT_EQ(board->board.suspend_hal().state_path(), "/tmp/state");
-  EXPECT_EQ(Error(Board("[]", R"("suspend_hal": {"kind": "LINUX_SYSFS", "state_path": "state"})")),
+  EXPECT_EQ(BoardError(Board("[]", R"("suspend_hal": {"kind": "LINUX_SYSFS", "state_path": "state"})")),
             "field 'suspend_hal.state_path': must be an absolute path for LINUX_SYSFS, got "
             "'state'");
 }
 
 TEST(BoardTest, SimulatedAndUnspecifiedHalsAreAllowed) {
-  EXPECT_EQ(Error(Board("[]", R"("suspend_hal": {"kind": "SIMULATED"})")), "<valid>");
-  EXPECT_EQ(Error(Board("[]", R"("suspend_hal": {"kind": "UNSPECIFIED"})")), "<valid>");
-  EXPECT_EQ(Error(Board("[]", R"("suspend_hal": {"state_path": "/tmp/mirror"})")), "<valid>");
-  auto board = ParseBoard(Board(), kSource);
+  EXPECT_EQ(BoardError(Board("[]", R"("suspend_hal": {"kind": "SIMULATED"})")), "<valid>");
+  EXPECT_EQ(BoardError(Board("[]", R"("suspend_hal": {"kind": "UNSPECIFIED"})")), "<valid>");
+  EXPECT_EQ(BoardError(Board("[]", R"("suspend_hal": {"state_path": "/tmp/mirror"})")), "<valid>");
+  auto board = ParseBoard(Board(), kBoardSource);
   ASSERT_TRUE(board);
   EXPECT_EQ(board->board.suspend_hal().state_path(), "");
 }
 
 TEST(BoardTest, UnknownHalKindIsRejected) {
-  EXPECT_EQ(Error(Board("[]", R"("suspend_hal": {"kind": 7})")),
+  EXPECT_EQ(BoardError(Board("[]", R"("suspend_hal": {"kind": 7})")),
             "field 'suspend_hal.kind': unknown suspend HAL kind 7");
 }
 
@@ -212,13 +212,13 @@ TEST(BoardTest, RandomMutationsNeverCrashAndErrorsNameTheFile) {
     "suspend_hal": {"kind": "LINUX_SYSFS"},
     "driver_dirs": ["../drivers"]
   })";
-  ASSERT_TRUE(ParseBoard(seed, kSource));
+  ASSERT_TRUE(ParseBoard(seed, kBoardSource));
   testing::JsonMutator mutator(/*seed=*/0xb0a2d);
   for (int i = 0; i < 1000; ++i) {
-    auto board = ParseBoard(mutator.Mutate(seed), kSource);
+    auto board = ParseBoard(mutator.Mutate(seed), kBoardSource);
     if (board.has_value()) continue;
     EXPECT_EQ(board.error().code(), ErrorCode::kInvalidArgument) << "mutation " << i;
-    EXPECT_TRUE(board.error().message().starts_with(kSource.string() + ":"))
+    EXPECT_TRUE(board.error().message().starts_with(kBoardSource.string() + ":"))
         << "mutation " << i << ": " << board.error().message();
   }
 }

@@ -16,11 +16,11 @@ namespace {
 using manifest::v1::DriverManifest;
 using testing::TempDir;
 
-const std::filesystem::path kSource = "/drivers/echo.json";
+const std::filesystem::path kManifestSource = "/drivers/echo.json";
 
 std::string ParseError(std::string_view json) {
   DriverManifest manifest;
-  auto result = ParseJsonMessage(json, kSource, manifest);
+  auto result = ParseJsonMessage(json, kManifestSource, manifest);
   if (result.has_value()) return "<parsed>";
   EXPECT_EQ(result.error().code(), ErrorCode::kInvalidArgument);
   return result.error().message();
@@ -28,7 +28,7 @@ std::string ParseError(std::string_view json) {
 
 TEST(ParseJsonMessageTest, ParsesValidJson) {
   DriverManifest manifest;
-  ASSERT_TRUE(ParseJsonMessage(R"({"name": "echo", "bind": {"priority": 3}})", kSource, manifest));
+  ASSERT_TRUE(ParseJsonMessage(R"({"name": "echo", "bind": {"priority": 3}})", kManifestSource, manifest));
   EXPECT_EQ(manifest.name(), "echo");
   EXPECT_EQ(manifest.bind().priority(), 3);
 }
@@ -147,7 +147,7 @@ TEST(ParseJsonMessageTest, NestingDeeperThan64LevelsIsRejected) {
 TEST(ParseJsonMessageTest, FailedParseLeavesMessageCleared) {
   DriverManifest manifest;
   manifest.set_name("stale");
-  EXPECT_FALSE(ParseJsonMessage(R"({"name": "a", "name": "b"})", kSource, manifest));
+  EXPECT_FALSE(ParseJsonMessage(R"({"name": "a", "name": "b"})", kManifestSource, manifest));
   EXPECT_EQ(manifest.name(), "");
 }
 

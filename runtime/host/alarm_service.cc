@@ -101,7 +101,7 @@ grpc::ServerWriteReactor<AlarmFired>* AlarmService::Watch(
   auto [reactor, writer] = rpc::ServerStream<AlarmFired>::Create(kMaxPendingFired);
   auto watch = std::make_shared<AlarmWatch>(
       writer, std::set<uint64_t>(request->alarm_ids().begin(), request->alarm_ids().end()));
-  auto authorized = registry_->Authorize(TokenOf(context), AlarmProtocol::kName);
+  auto authorized = registry_->AuthorizeCall(TokenOf(context), AlarmProtocol::kName, context->peer());
   if (!authorized) {
     watch->Finish(ToStatus(authorized.error()));
     return reactor;

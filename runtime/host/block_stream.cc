@@ -305,7 +305,7 @@ class BlockStream final : public BlockStreamReactor {
 
 BlockStreamReactor* StartBlockStream(const HostRegistry& registry,
                                      grpc::CallbackServerContext* context) {
-  auto authorized = registry.Authorize(TokenOf(context), BlockProtocol::kName);
+  auto authorized = registry.AuthorizeCall(TokenOf(context), BlockProtocol::kName, context->peer());
   if (!authorized) {
     // A reactor that only refuses.
     class Refuse final : public BlockStreamReactor {

@@ -276,7 +276,7 @@ grpc::ServerUnaryReactor* ConsoleService::Write(grpc::CallbackServerContext* con
 
 grpc::ServerWriteReactor<ConsoleData>* ConsoleService::Read(
     grpc::CallbackServerContext* context, const console::v1::ConsoleReadRequest* request) {
-  auto authorized = registry_->Authorize(TokenOf(context), ConsoleProtocol::kName);
+  auto authorized = registry_->AuthorizeCall(TokenOf(context), ConsoleProtocol::kName, context->peer());
   if (!authorized) return new RefusedRead(ToStatus(authorized.error()));
   auto [grant, instance] = std::move(*authorized);
   std::string leftover;

@@ -27,7 +27,7 @@ constexpr size_t kMaxPendingUpcalls = 1024;
 template <typename Sink>
 std::optional<std::pair<Grant, std::shared_ptr<DriverInstance>>> AuthorizeOr(
     const HostRegistry& registry, const grpc::CallbackServerContext* context, Sink& sink) {
-  auto authorized = registry.Authorize(TokenOf(context), DeviceProtocol::kName);
+  auto authorized = registry.AuthorizeCall(TokenOf(context), DeviceProtocol::kName, context->peer());
   if (!authorized) {
     sink.Finish(ToStatus(authorized.error()));
     return std::nullopt;

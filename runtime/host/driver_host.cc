@@ -68,10 +68,8 @@ Result<std::unique_ptr<DriverHost>> DriverHost::Start(DriverHostOptions options,
   grpc::AddInsecureChannelFromFd(host->control_server_.get(), control_fd);
 
   if (!host->endpoint_.empty()) {
-    unlink(host->options_.client_socket.c_str());
     grpc::ServerBuilder clients;
     rpc::ApplyServerLimits(clients, "host-clients");
-    clients.AddListeningPort(host->endpoint_, grpc::InsecureServerCredentials());
     clients.RegisterService(host->device_service_.get());
     clients.RegisterService(host->block_service_.get());
     clients.RegisterService(host->alarm_service_.get());
@@ -83,8 +81,17 @@ Result<std::unique_ptr<DriverHost>> DriverHost::Start(DriverHostOptions options,
                   "cannot listen on " + host->endpoint_ + " for host " + host->options_.host_id);
     }
     // Any local client may connect; every call must carry a token the
-    // manager granted after checking the caller against the manifest.
-    chmod(host->options_.client_socket.c_str(), 0666);
+    // manager granted after checking the caller against the manifest, and
+    // come from that caller's user (the acceptor's SO_PEERCRED record).
+    host->accept_dispatcher_ = Dispatcher::Create(*host->runtime_, {.name = "host-accept"});
+    TRELLIS_ASSIGN_OR_RETURN(
+        host->acceptor_,
+        rpc::PeerAcceptor::Listen(host->options_.client_socket, host->client_server_.get(),
+                                  host->runtime_->reactor(), host->accept_dispatcher_.borrow()),
+        "for host " + host->options_.host_id);
+    rpc::PeerAcceptor* acceptor = host->acceptor_.get();
+    host->registry_.SetPeerLookup(
+        [acceptor](const std::string& peer) { return acceptor->Lookup(peer); });
     std::string shm_path = SharedMemoryServer::PathFor(host->endpoint_);
     TRELLIS_ASSIGN_OR_RETURN(host->shm_server_,
                              SharedMemoryServer::Listen(shm_path, &host->registry_),
@@ -117,10 +124,13 @@ DriverHost::~DriverHost() {
     stopped.get_future().wait_for(std::chrono::seconds(5));
   }
   if (control_server_) control_server_->Shutdown(deadline);
-  if (!options_.client_socket.empty()) unlink(options_.client_socket.c_str());
+  if (acceptor_) acceptor_->Stop();  // Unlinks the socket.
   // The services own dispatchers: they go before the runtime they run on.
   control_server_.reset();
   client_server_.reset();
+  registry_.SetPeerLookup(nullptr);
+  acceptor_.reset();
+  accept_dispatcher_ = Dispatcher();
   host_service_.reset();
   device_service_.reset();
   block_service_.reset();

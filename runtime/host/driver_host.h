@@ -13,6 +13,7 @@
 #include <grpcpp/grpcpp.h>
 
 #include "runtime/error.h"
+#include "runtime/rpc/peer_acceptor.h"
 #include "runtime/host/alarm_service.h"
 #include "runtime/host/console_service.h"
 #include "runtime/host/entropy_service.h"
@@ -67,6 +68,10 @@ class DriverHost {
   std::unique_ptr<ConsoleService> console_service_;
   std::unique_ptr<grpc::Server> control_server_;
   std::unique_ptr<grpc::Server> client_server_;
+  // Accepts client connections (identity before any handler runs) on
+  // accept_dispatcher_.
+  Dispatcher accept_dispatcher_;
+  std::unique_ptr<rpc::PeerAcceptor> acceptor_;
   // The side channel for shared memory (beside client_server_'s socket).
   std::unique_ptr<SharedMemoryServer> shm_server_;
 

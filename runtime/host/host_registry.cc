@@ -114,6 +114,33 @@ Result<std::pair<Grant, std::shared_ptr<DriverInstance>>> HostRegistry::Authoriz
   return std::make_pair(grant, instance->second);
 }
 
+Result<std::pair<Grant, std::shared_ptr<DriverInstance>>> HostRegistry::AuthorizeCall(
+    const std::string& token, std::string_view protocol, const std::string& peer) const {
+  std::shared_ptr<PeerLookup> lookup;
+  {
+    MutexLock lock(mu_);
+    lookup = peer_lookup_;
+  }
+  std::optional<rpc::PeerCredentials> who = lookup ? (*lookup)(peer) : std::nullopt;
+  if (!who) {
+    return Fail(ErrorCode::kUnauthenticated, "the connection's identity is unknown (" + peer + ")");
+  }
+  TRELLIS_ASSIGN_OR_RETURN(auto authorized, Authorize(token, protocol));
+  const Caller& owner = authorized.first.caller;
+  if (who->uid != 0 && who->uid != owner.uid) {
+    return Fail(ErrorCode::kPermissionDenied,
+                "the token was granted to uid " + std::to_string(owner.uid) +
+                    "; this call comes from uid " + std::to_string(who->uid) + " (pid " +
+                    std::to_string(who->pid) + ")");
+  }
+  return authorized;
+}
+
+void HostRegistry::SetPeerLookup(PeerLookup lookup) {
+  MutexLock lock(mu_);
+  peer_lookup_ = lookup ? std::make_shared<PeerLookup>(std::move(lookup)) : nullptr;
+}
+
 Result<Grant*> HostRegistry::GrantForAttach(const std::string& token, uid_t uid) {
   auto it = grants_.find(token);
   if (token.empty() || it == grants_.end()) {

@@ -15,6 +15,7 @@
 #include "runtime/host/driver_instance.h"
 #include "runtime/host/shared_region.h"
 #include "runtime/mutex.h"
+#include "runtime/rpc/peer_acceptor.h"
 #include "runtime/task.h"
 
 namespace trellis::host {
@@ -60,6 +61,18 @@ class HostRegistry {
   // when the node's driver is not running here.
   Result<std::pair<Grant, std::shared_ptr<DriverInstance>>> Authorize(
       const std::string& token, std::string_view protocol) const TRELLIS_EXCLUDES(mu_);
+  // Authorize for a client's call that arrived on the connection `peer`
+  // (grpc's peer string): the connection must also belong to the grant's
+  // client's user, or root — a token copied to another user is worthless.
+  // Errors: as Authorize; kUnauthenticated when the connection's identity is
+  // unknown; kPermissionDenied for another user's connection.
+  Result<std::pair<Grant, std::shared_ptr<DriverInstance>>> AuthorizeCall(
+      const std::string& token, std::string_view protocol, const std::string& peer) const
+      TRELLIS_EXCLUDES(mu_);
+  // How AuthorizeCall learns a connection's identity (the host's
+  // PeerAcceptor); null: no client calls are authorized.
+  using PeerLookup = std::function<std::optional<rpc::PeerCredentials>(const std::string& peer)>;
+  void SetPeerLookup(PeerLookup lookup) TRELLIS_EXCLUDES(mu_);
 
   // Attaches a shared region to a live grant; returns its id (never 0).
   // Errors: kUnauthenticated as Authorize; kPermissionDenied if `uid` is
@@ -94,6 +107,7 @@ class HostRegistry {
   std::map<std::string, Grant> grants_ TRELLIS_GUARDED_BY(mu_);
   uint64_t next_id_ TRELLIS_GUARDED_BY(mu_) = 1;  // Of regions and queues.
   std::shared_ptr<std::function<void(const Grant&)>> observer_ TRELLIS_GUARDED_BY(mu_);
+  std::shared_ptr<PeerLookup> peer_lookup_ TRELLIS_GUARDED_BY(mu_);
 };
 
 }  // namespace trellis::host

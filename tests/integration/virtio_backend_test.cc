@@ -20,7 +20,7 @@ namespace {
 namespace fs = std::filesystem;
 using vhost_user::testing::StorageDaemon;
 
-constexpr char kDisk[] = "root.sys.disk";
+constexpr char kBackendDisk[] = "root.sys.disk";
 constexpr uint64_t kImageSize = 1 << 20;
 
 // A board node "disk" for virtio-blk whose backend is `argv_json` (a JSON
@@ -63,11 +63,11 @@ class VirtioBackendTest : public ManagerFixture {
     image_ = MakeImage();
     StartManager(Board(BackendNode("disk", DaemonArgv(image_), "disk.sock")),
                  {{"virtio-blk.json", ShippedManifest("virtio-blk.json")}});
-    ASSERT_TRUE(WaitForNodeState(kDisk, node::v1::NODE_STATE_BOUND))
-        << FindNode(kDisk).value_or(node::v1::NodeInfo{}).DebugString();
+    ASSERT_TRUE(WaitForNodeState(kBackendDisk, node::v1::NODE_STATE_BOUND))
+        << FindNode(kBackendDisk).value_or(node::v1::NodeInfo{}).DebugString();
   }
 
-  node::v1::BackendStatus Backend(const std::string& path = kDisk) {
+  node::v1::BackendStatus Backend(const std::string& path = kBackendDisk) {
     return FindNode(path).value_or(node::v1::NodeInfo{}).backend();
   }
 
@@ -100,7 +100,7 @@ class VirtioBackendTest : public ManagerFixture {
 TEST_F(VirtioBackendTest, ManagerStartsTheBackendAndBlockWritesLandInTheImage) {
   StartWithDaemon();
   std::string socket = (dir_.path() / "run" / "disk.sock").string();
-  auto disk = FindNode(kDisk);
+  auto disk = FindNode(kBackendDisk);
   ASSERT_TRUE(disk);
   EXPECT_EQ(PropertyText(*disk, "virtio.socket"), socket);
   EXPECT_EQ(disk->backend().state(), node::v1::BACKEND_STATE_RUNNING);
@@ -108,7 +108,7 @@ TEST_F(VirtioBackendTest, ManagerStartsTheBackendAndBlockWritesLandInTheImage) {
   EXPECT_EQ(disk->backend().socket(), socket);
   EXPECT_EQ(disk->backend().restart_count(), 0u);
 
-  BlockBinding block = BindBlock(stub(), kDisk);
+  BlockBinding block = BindBlock(stub(), kBackendDisk);
   EXPECT_EQ(BlockInfoOf(block).block_count(), kImageSize / 512);
   std::string pattern = Pattern(4 * 512, 3);
   ASSERT_TRUE(BlockWrite(block, 40, pattern).ok());
@@ -118,7 +118,7 @@ TEST_F(VirtioBackendTest, ManagerStartsTheBackendAndBlockWritesLandInTheImage) {
 
 TEST_F(VirtioBackendTest, KilledBackendIsRestartedAndIoWorksAgain) {
   StartWithDaemon();
-  BlockBinding block = BindBlock(stub(), kDisk);
+  BlockBinding block = BindBlock(stub(), kBackendDisk);
   ASSERT_TRUE(BlockWrite(block, 1, Pattern(512, 1)).ok());
   pid_t first = Backend().pid();
   ASSERT_GT(first, 0);
@@ -174,7 +174,7 @@ TEST_F(VirtioBackendTest, BackendThatExitsAtOnceIsRetriedWithBackoffThenMarkedFa
   device::v1::CommandResponse response;
   grpc::Status status = echo.device->Command(WithToken(echo.token).get(), request, &response);
   EXPECT_TRUE(status.ok()) << status.error_message();
-  EXPECT_NE(FindNode(kDisk)->state(), node::v1::NODE_STATE_BOUND);
+  EXPECT_NE(FindNode(kBackendDisk)->state(), node::v1::NODE_STATE_BOUND);
   // Still failed: not restarted again.
   EXPECT_EQ(Backend().restart_count(), 4u);
 }

@@ -29,7 +29,7 @@ namespace {
 
 using internal::SignalRelay;
 using internal::WakeLeaseStream;
-using Clock = std::chrono::steady_clock;
+using SteadyClock = std::chrono::steady_clock;
 
 constexpr char kCall[] = "Power.AcquireWakeLease";
 
@@ -45,13 +45,13 @@ struct LeaseOptions {
 // until `deadline` (nullopt: none) passes (false).
 // Errors: from poll(2), which only fails for lack of memory.
 Result<bool> WaitForEither(const SignalRelay& relay, const WakeLeaseStream& stream,
-                           std::optional<Clock::time_point> deadline) {
+                           std::optional<SteadyClock::time_point> deadline) {
   pollfd fds[2] = {{.fd = relay.fd(), .events = POLLIN, .revents = 0},
                    {.fd = stream.fd(), .events = POLLIN, .revents = 0}};
   while (true) {
     int timeout_ms = -1;
     if (deadline) {
-      auto left = std::chrono::ceil<std::chrono::milliseconds>(*deadline - Clock::now());
+      auto left = std::chrono::ceil<std::chrono::milliseconds>(*deadline - SteadyClock::now());
       if (left.count() <= 0) return false;
       timeout_ms = static_cast<int>(std::min<int64_t>(left.count(), INT32_MAX));
     }
@@ -81,8 +81,8 @@ bool IsStopSignal(int signo) { return signo == SIGINT || signo == SIGTERM || sig
 std::expected<uint64_t, int> WaitForGrant(const GlobalOptions& globals, const Io& io,
                                           SignalRelay& relay, WakeLeaseStream& stream) {
   auto timeout = CallTimeout(globals);
-  std::optional<Clock::time_point> deadline;
-  if (timeout) deadline = Clock::now() + *timeout;
+  std::optional<SteadyClock::time_point> deadline;
+  if (timeout) deadline = SteadyClock::now() + *timeout;
   while (true) {
     auto ready = WaitForEither(relay, stream, deadline);
     if (!ready) return std::unexpected(ReportError(io, globals, ready.error()));

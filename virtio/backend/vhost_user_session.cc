@@ -5,6 +5,7 @@
 #include <cstring>
 
 #include "virtio/backend/request_channel.h"
+#include "virtio/features.h"
 
 namespace trellis::virtio::backend {
 
@@ -12,7 +13,6 @@ using vhost_user::Request;
 
 namespace {
 
-constexpr uint64_t Bit(unsigned bit) { return uint64_t{1} << bit; }
 
 template <typename T>
 std::span<const std::byte> Bytes(const T& value) {
@@ -27,13 +27,13 @@ bool HasOwnReply(Request r) {
 }  // namespace
 
 uint64_t BackendTransportFeatures() {
-  return Bit(VIRTIO_F_VERSION_1) | Bit(VIRTIO_F_RING_EVENT_IDX) | Bit(VIRTIO_F_INDIRECT_DESC) |
-         Bit(vhost_user::kFeatureProtocolFeatures);
+  return kFeatureBit(VIRTIO_F_VERSION_1) | kFeatureBit(VIRTIO_F_RING_EVENT_IDX) | kFeatureBit(VIRTIO_F_INDIRECT_DESC) |
+         kFeatureBit(vhost_user::kFeatureProtocolFeatures);
 }
 
 uint64_t BackendProtocolFeatures() {
-  return Bit(vhost_user::kProtocolFeatureMq) | Bit(vhost_user::kProtocolFeatureReplyAck) |
-         Bit(vhost_user::kProtocolFeatureConfig);
+  return kFeatureBit(vhost_user::kProtocolFeatureMq) | kFeatureBit(vhost_user::kProtocolFeatureReplyAck) |
+         kFeatureBit(vhost_user::kProtocolFeatureConfig);
 }
 
 VhostUserSession::VhostUserSession(UniqueFd socket, BackendDevice& device, HostileOptions hostile,

@@ -5,14 +5,9 @@
 #include <utility>
 
 #include "virtio/backend/vhost_user_session.h"
+#include "virtio/features.h"
 
 namespace trellis::virtio::backend {
-
-namespace {
-
-constexpr uint64_t Bit(unsigned bit) { return uint64_t{1} << bit; }
-
-}  // namespace
 
 int VhostUserSession::kick_fd(size_t index) const {
   const Vring& v = vrings_[index];
@@ -21,7 +16,7 @@ int VhostUserSession::kick_fd(size_t index) const {
 
 Result<void> VhostUserSession::TryStart(size_t index) {
   Vring& v = vrings_[index];
-  const bool protocol = (features_ & Bit(vhost_user::kFeatureProtocolFeatures)) != 0;
+  const bool protocol = (features_ & kFeatureBit(vhost_user::kFeatureProtocolFeatures)) != 0;
   // Rings start enabled unless PROTOCOL_FEATURES was acked (spec, "Ring states").
   const bool enabled = v.enabled.value_or(!protocol);
   if (v.queue || v.num == 0 || !v.addr || !v.kick.valid() || !enabled || !memory_) return Ok();
@@ -38,8 +33,8 @@ Result<void> VhostUserSession::TryStart(size_t index) {
                                     .desc_address = *desc,
                                     .avail_address = *avail,
                                     .used_address = *used,
-                                    .event_idx = (features_ & Bit(VIRTIO_F_RING_EVENT_IDX)) != 0,
-                                    .indirect = (features_ & Bit(VIRTIO_F_INDIRECT_DESC)) != 0,
+                                    .event_idx = (features_ & kFeatureBit(VIRTIO_F_RING_EVENT_IDX)) != 0,
+                                    .indirect = (features_ & kFeatureBit(VIRTIO_F_INDIRECT_DESC)) != 0,
                                     .avail_base = v.base},
                                    *memory_);
   if (!queue) return Refuse(queue.error().message());

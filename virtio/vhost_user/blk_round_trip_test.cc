@@ -12,6 +12,7 @@
 #include "virtio/vhost_user/frontend.h"
 #include "virtio/vhost_user/guest_memory.h"
 #include "virtio/vhost_user/testing/storage_daemon.h"
+#include "virtio/features.h"
 
 namespace trellis::vhost_user {
 namespace {
@@ -19,8 +20,6 @@ namespace {
 using testing::StorageDaemon;
 using namespace std::chrono_literals;
 
-// Virtio constants (to be unified with virtio/features.h and the blk driver).
-constexpr unsigned kVirtioFVersion1 = 32;
 constexpr uint32_t kBlkTypeIn = 0;   // VIRTIO_BLK_T_IN: read.
 constexpr uint32_t kBlkTypeOut = 1;  // VIRTIO_BLK_T_OUT: write.
 constexpr uint8_t kBlkStatusOk = 0;
@@ -28,7 +27,7 @@ constexpr uint16_t kDescFlagNext = 1;
 constexpr uint16_t kDescFlagWrite = 2;
 
 constexpr uint16_t kQueueSize = 8;
-constexpr uint64_t kImageSize = 4 << 20;
+constexpr uint64_t kRoundTripImageSize = 4 << 20;
 constexpr size_t kBlockBytes = 4096;
 
 // The split ring's layout (virtio 1.x, 2.7), little-endian = native here.
@@ -78,7 +77,7 @@ class BlkRoundTripTest : public ::testing::Test {
  protected:
   void SetUp() override {
     if (!StorageDaemon::Available()) GTEST_SKIP() << StorageDaemon::kMissing;
-    auto daemon = StorageDaemon::Start({.image_size = kImageSize});
+    auto daemon = StorageDaemon::Start({.image_size = kRoundTripImageSize});
     ASSERT_TRUE(daemon) << daemon.error().ToString();
     daemon_ = std::move(*daemon);
 
@@ -124,7 +123,7 @@ class BlkRoundTripTest : public ::testing::Test {
     ASSERT_OK(frontend_->SetOwner());
     // VERSION_1 and PROTOCOL_FEATURES only: no EVENT_IDX, no indirect.
     ASSERT_OK(
-        frontend_->SetFeatures((1ull << kVirtioFVersion1) | (1ull << kFeatureProtocolFeatures)));
+        frontend_->SetFeatures((1ull << virtio::VIRTIO_F_VERSION_1) | (1ull << kFeatureProtocolFeatures)));
     MemoryRegion regions[] = {memory_->region()};
     ASSERT_OK(frontend_->SetMemTable(regions));
     ASSERT_OK(frontend_->SetVringNum(0, kQueueSize));

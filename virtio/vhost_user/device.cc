@@ -10,14 +10,16 @@
 #include "virtio/initialize.h"
 #include "virtio/vhost_user/message.h"
 #include "virtio/vhost_user/transport.h"
+#include "virtio/features.h"
 
 namespace trellis::vhost_user {
+
+using virtio::kFeatureBit;
 
 namespace {
 
 constexpr size_t kPage = 4096;
 size_t RoundUp(size_t n) { return (n + kPage - 1) / kPage * kPage; }
-constexpr uint64_t Bit(unsigned bit) { return uint64_t{1} << bit; }
 
 }  // namespace
 
@@ -36,17 +38,17 @@ Result<std::unique_ptr<VhostUserDevice>> VhostUserDevice::Connect(Reactor& react
       VhostUserFrontend frontend,
       VhostUserFrontend::Connect(options.socket_path, {.timeout = options.timeout}));
   TRELLIS_ASSIGN_OR_RETURN(uint64_t features, frontend.GetFeatures());
-  if (features & Bit(kFeatureProtocolFeatures)) {
+  if (features & kFeatureBit(kFeatureProtocolFeatures)) {
     TRELLIS_ASSIGN_OR_RETURN(uint64_t protocol, frontend.GetProtocolFeatures());
     TRELLIS_TRY(frontend.SetProtocolFeatures(
-        protocol & (Bit(kProtocolFeatureReplyAck) | Bit(kProtocolFeatureConfig))));
+        protocol & (kFeatureBit(kProtocolFeatureReplyAck) | kFeatureBit(kProtocolFeatureConfig))));
   }
   TRELLIS_TRY(frontend.SetOwner());
   std::unique_ptr<VhostUserDevice> device(
       new VhostUserDevice(reactor, std::move(dispatcher), std::move(options), std::move(frontend)));
   // With VHOST_USER_F_PROTOCOL_FEATURES (set again in SET_FEATURES), rings
   // start disabled until SET_VRING_ENABLE.
-  device->rings_start_disabled_ = features & Bit(kFeatureProtocolFeatures);
+  device->rings_start_disabled_ = features & kFeatureBit(kFeatureProtocolFeatures);
   return device;
 }
 
@@ -65,7 +67,7 @@ VhostUserDevice::~VhostUserDevice() {
 }
 
 Result<std::vector<std::byte>> VhostUserDevice::ReadConfig(uint32_t offset, uint32_t size) {
-  if (!(frontend_.protocol_features() & Bit(kProtocolFeatureConfig))) {
+  if (!(frontend_.protocol_features() & kFeatureBit(kProtocolFeatureConfig))) {
     return Fail(ErrorCode::kUnimplemented,
                 name_ + ": the backend does not offer the CONFIG protocol feature");
   }
@@ -85,9 +87,9 @@ Result<uint64_t> VhostUserDevice::Initialize(virtio::VirtioDeviceDriver& driver,
 }
 
 Result<void> VhostUserDevice::StartRings(const DevicePlan& plan, uint64_t features) {
-  const bool event_idx = features & Bit(virtio::VIRTIO_F_RING_EVENT_IDX);
+  const bool event_idx = features & kFeatureBit(virtio::VIRTIO_F_RING_EVENT_IDX);
   const uint16_t indirect =
-      (features & Bit(virtio::VIRTIO_F_INDIRECT_DESC)) ? plan.indirect_max : 0;
+      (features & kFeatureBit(virtio::VIRTIO_F_INDIRECT_DESC)) ? plan.indirect_max : 0;
   std::vector<virtio::SplitQueueLayout> layouts;
   size_t total = RoundUp(plan.driver_memory);
   for (uint16_t size : plan.queue_sizes) {

@@ -14,6 +14,7 @@
 #include <thread>
 
 #include "virtio/vhost_user/testing/storage_daemon.h"
+#include "virtio/features.h"
 
 namespace trellis::vhost_user {
 namespace {
@@ -21,9 +22,7 @@ namespace {
 using testing::StorageDaemon;
 using namespace std::chrono_literals;
 
-// Virtio feature bits (to be unified with virtio/features.h).
-constexpr unsigned kVirtioFVersion1 = 32;
-constexpr uint64_t kImageSize = 8 << 20;
+constexpr uint64_t kFrontendImageSize = 8 << 20;
 
 bool Has(uint64_t bits, unsigned bit) { return (bits >> bit) & 1; }
 
@@ -91,7 +90,7 @@ class FrontendDaemonTest : public ::testing::Test {
  protected:
   void SetUp() override {
     if (!StorageDaemon::Available()) GTEST_SKIP() << StorageDaemon::kMissing;
-    auto daemon = StorageDaemon::Start({.image_size = kImageSize});
+    auto daemon = StorageDaemon::Start({.image_size = kFrontendImageSize});
     ASSERT_TRUE(daemon) << daemon.error().ToString();
     daemon_ = std::move(*daemon);
     auto frontend = VhostUserFrontend::Connect(daemon_->socket_path());
@@ -121,7 +120,7 @@ class FrontendDaemonTest : public ::testing::Test {
 TEST_F(FrontendDaemonTest, HandshakeOffersVersion1ProtocolFeaturesAndConfig) {
   auto features = frontend_->GetFeatures();
   ASSERT_TRUE(features) << features.error().ToString();
-  EXPECT_TRUE(Has(*features, kVirtioFVersion1)) << std::hex << *features;
+  EXPECT_TRUE(Has(*features, virtio::VIRTIO_F_VERSION_1)) << std::hex << *features;
   EXPECT_TRUE(Has(*features, kFeatureProtocolFeatures)) << std::hex << *features;
 
   auto protocol = frontend_->GetProtocolFeatures();
@@ -148,7 +147,7 @@ TEST_F(FrontendDaemonTest, ConfigCapacityIsTheImageSizeInSectors) {
   ASSERT_EQ(config->size(), 8u);
   uint64_t capacity;
   std::memcpy(&capacity, config->data(), sizeof(capacity));
-  EXPECT_EQ(capacity, kImageSize / 512);
+  EXPECT_EQ(capacity, kFrontendImageSize / 512);
 }
 
 TEST_F(FrontendDaemonTest, ConfigAtAnOffsetIsTheSliceOfTheWhole) {

@@ -19,6 +19,12 @@ inline void PrintTo(const Partition& p, std::ostream* os) {
 
 namespace testing {
 
+// The sgdisk-made images of the table tests: 8 MiB, 16384 blocks of 512
+// bytes.
+inline constexpr uint64_t kImageSize = 8 << 20;
+inline constexpr uint64_t kImageBlocks = kImageSize / 512;
+inline constexpr uint64_t kImageLastLba = kImageBlocks - 1;
+
 // Where MakeSgdiskImage keeps the images it made (CMake sets it to a folder
 // of the build tree); empty means no caching.
 #ifdef TRELLIS_GPT_IMAGE_CACHE_DIR

@@ -69,7 +69,8 @@
 
 namespace trellis::testing {
 
-namespace {
+// Named, not anonymous: PowerProbeDriver's members use these types.
+namespace power_probe {
 
 enum class HookMode : uint64_t { kOk = 0, kFail = 1, kHang = 2, kSlow = 3 };
 
@@ -106,7 +107,9 @@ std::string StringProperty(const NodeProperties& props, std::string_view key) {
   return std::get<std::string>(*v);
 }
 
-}  // namespace
+}  // namespace power_probe
+
+using namespace power_probe;
 
 class PowerProbeDriver final : public Driver, public DeviceProtocol {
  public:

@@ -18,7 +18,7 @@ using Clock = std::chrono::steady_clock;
 
 constexpr auto kBootTimeout = std::chrono::seconds(60);
 constexpr auto kStopTimeout = std::chrono::seconds(30);
-constexpr auto kPollInterval = std::chrono::milliseconds(50);
+constexpr auto kFixturePollInterval = std::chrono::milliseconds(50);
 
 }  // namespace
 
@@ -77,7 +77,7 @@ void TrellisctlFixture::WaitForNodes(const std::function<bool(const nlohmann::js
         if (nodes.is_array() && ready(nodes)) return;
       }
     }
-    std::this_thread::sleep_for(kPollInterval);
+    std::this_thread::sleep_for(kFixturePollInterval);
   }
   FAIL() << what << " did not happen within " << kBootTimeout.count()
          << " s; last `nodes --json`: exit " << last.exit_code << "\n"

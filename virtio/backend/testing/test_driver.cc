@@ -14,7 +14,6 @@ namespace {
 
 constexpr size_t kPage = 4096;
 size_t RoundUp(size_t n) { return (n + kPage - 1) / kPage * kPage; }
-constexpr uint64_t Bit(unsigned bit) { return uint64_t{1} << bit; }
 
 }  // namespace
 
@@ -38,17 +37,17 @@ Result<void> TestDriver::Setup(const TestDriverOptions& options) {
   frontend_.emplace(std::move(frontend));
   TRELLIS_ASSIGN_OR_RETURN(uint64_t offered, frontend_->GetFeatures());
   TRELLIS_ASSIGN_OR_RETURN(uint64_t protocol, frontend_->GetProtocolFeatures());
-  TRELLIS_TRY(frontend_->SetProtocolFeatures(protocol & (Bit(vhost_user::kProtocolFeatureReplyAck) |
-                                                         Bit(vhost_user::kProtocolFeatureConfig))));
+  TRELLIS_TRY(frontend_->SetProtocolFeatures(protocol & (kFeatureBit(vhost_user::kProtocolFeatureReplyAck) |
+                                                         kFeatureBit(vhost_user::kProtocolFeatureConfig))));
   TRELLIS_TRY(frontend_->SetOwner());
-  uint64_t wanted = Bit(VIRTIO_F_VERSION_1) | Bit(vhost_user::kFeatureProtocolFeatures) |
+  uint64_t wanted = kFeatureBit(VIRTIO_F_VERSION_1) | kFeatureBit(vhost_user::kFeatureProtocolFeatures) |
                     (offered & kDeviceFeatureMask);
-  if (options.event_idx) wanted |= Bit(VIRTIO_F_RING_EVENT_IDX);
-  if (options.indirect_max > 0) wanted |= Bit(VIRTIO_F_INDIRECT_DESC);
+  if (options.event_idx) wanted |= kFeatureBit(VIRTIO_F_RING_EVENT_IDX);
+  if (options.indirect_max > 0) wanted |= kFeatureBit(VIRTIO_F_INDIRECT_DESC);
   features_ = wanted & offered;
   TRELLIS_TRY(frontend_->SetFeatures(features_));
 
-  const uint16_t indirect = (features_ & Bit(VIRTIO_F_INDIRECT_DESC)) ? options.indirect_max : 0;
+  const uint16_t indirect = (features_ & kFeatureBit(VIRTIO_F_INDIRECT_DESC)) ? options.indirect_max : 0;
   TRELLIS_ASSIGN_OR_RETURN(SplitQueueLayout layout,
                            SplitQueueLayout::For(options.queue_size, indirect));
   const size_t ring_bytes = RoundUp(layout.total_bytes);
@@ -63,7 +62,7 @@ Result<void> TestDriver::Setup(const TestDriverOptions& options) {
         SplitQueue ring,
         SplitQueue::Create({.name = "test driver queue " + std::to_string(i),
                             .size = options.queue_size,
-                            .event_idx = (features_ & Bit(VIRTIO_F_RING_EVENT_IDX)) != 0,
+                            .event_idx = (features_ & kFeatureBit(VIRTIO_F_RING_EVENT_IDX)) != 0,
                             .indirect_max = indirect},
                            {.host = rings, .device_address = Address(rings)}));
     queues_[i].ring = std::make_unique<SplitQueue>(std::move(ring));
