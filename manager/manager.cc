@@ -162,9 +162,10 @@ Result<void> Manager::Boot() {
     return Fail(ErrorCode::kInternal, "cannot start the manager's gRPC servers");
   }
   std::string socket = (options_.runtime_dir / "manager.sock").string();
+  accept_dispatcher_ = Dispatcher::Create(*runtime_, {.name = "manager-accept"});
   TRELLIS_ASSIGN_OR_RETURN(acceptor_,
                            PeerAcceptor::Listen(socket, client_server_.get(), runtime_->reactor(),
-                                                dispatcher_.borrow(), options_.connections));
+                                                accept_dispatcher_.borrow(), options_.connections));
   endpoint_ = "unix:" + socket;
 
   Result<void> booted = Ok();
@@ -199,6 +200,7 @@ Manager::~Manager() {
     if (posted) stopped.get_future().wait_for(options_.stop_timeout * 2);
   }
   if (acceptor_) acceptor_->Stop();
+  accept_dispatcher_ = Dispatcher();  // Before the runtime it runs on.
   auto deadline = std::chrono::system_clock::now() + std::chrono::seconds(1);
   if (client_server_) client_server_->Shutdown(deadline);
   if (internal_server_) internal_server_->Shutdown(deadline);

@@ -96,6 +96,8 @@ class Manager final : private power::Platform {
 
   // "unix:<runtime_dir>/manager.sock".
   const std::string& endpoint() const { return endpoint_; }
+  // The client socket's acceptor: connections accepted, refused, open now.
+  rpc::PeerAcceptorStats connection_stats() { return acceptor_->stats(); }
   // Manifests that failed to load and were skipped.
   const std::vector<Error>& load_errors() const { return load_errors_; }
   // Waits until no driver start, stop or restart, and no call to a host, is
@@ -319,6 +321,7 @@ class Manager final : private power::Platform {
   std::unique_ptr<grpc::Server> internal_server_;  // NodeChannel, over socketpairs.
   std::unique_ptr<grpc::Server> client_server_;    // DriverManager, via the acceptor.
   std::unique_ptr<PeerAcceptor> acceptor_;
+  Dispatcher accept_dispatcher_;  // acceptor_'s alone (a connection storm delays nothing else).
 
   Mutex idle_mu_;
   CondVar idle_cv_;

@@ -33,6 +33,10 @@ std::vector<gid_t> PeerGroups(int fd) {
   return {};
 }
 
+constexpr int kAcceptBatch = 32;
+// After the first ten, refusals are logged at most this often.
+constexpr auto kRefusalLogInterval = std::chrono::seconds(10);
+
 ino_t InodeOf(int fd) {
   struct stat st {};
   return fstat(fd, &st) == 0 ? st.st_ino : 0;
@@ -128,7 +132,9 @@ std::optional<std::string> PeerAcceptor::OverCapLocked(pid_t pid) {
 }
 
 void PeerAcceptor::OnReadable() {
-  for (;;) {
+  // A bounded batch per readiness: a client that connects nonstop must not
+  // keep this dispatcher (and the reactor thread it may run on) to itself.
+  for (int i = 0; i < kAcceptBatch; ++i) {
     int fd = accept4(listen_fd_, nullptr, nullptr, SOCK_CLOEXEC | SOCK_NONBLOCK);
     if (fd < 0) break;  // EAGAIN: drained. Other errors: try again on next readiness.
     ucred cred{};
@@ -144,7 +150,9 @@ void PeerAcceptor::OnReadable() {
       MutexLock lock(mu_);
       if (auto why = OverCapLocked(cred.pid)) {
         uint64_t refused = stats_.refused_over_total + stats_.refused_over_per_process;
-        if (refused <= 10 || refused % 1000 == 0) {
+        auto now = std::chrono::steady_clock::now();
+        if (refused <= 10 || now - last_refusal_log_ >= kRefusalLogInterval) {
+          last_refusal_log_ = now;
           std::fprintf(stderr, "%s: refused a connection from pid %d (uid %u): %s (%lu refused)\n",
                        path_.c_str(), cred.pid, cred.uid, why->c_str(),
                        static_cast<unsigned long>(refused));

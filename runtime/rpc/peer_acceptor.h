@@ -12,11 +12,14 @@
 // connections in all, and connections per peer process. A refused client
 // sees its connection closed; gRPC reports UNAVAILABLE.
 //
-// Threading: accepts run on `dispatcher`; Lookup and stats from any thread.
+// Threading: accepts run on `dispatcher`, in batches of at most 32 per
+// readiness — give it a dispatcher of its own, so that a connection storm
+// delays nothing else; Lookup and stats from any thread.
 #pragma once
 
 #include <sys/types.h>
 
+#include <chrono>
 #include <map>
 #include <optional>
 #include <string>
@@ -100,7 +103,7 @@ class PeerAcceptor {
   mutable Mutex mu_;
   std::map<int, Peer> peers_ TRELLIS_GUARDED_BY(mu_);
   PeerAcceptorStats stats_ TRELLIS_GUARDED_BY(mu_);
-  uint64_t refusals_logged_ TRELLIS_GUARDED_BY(mu_) = 0;
+  std::chrono::steady_clock::time_point last_refusal_log_ TRELLIS_GUARDED_BY(mu_);
 };
 
 }  // namespace trellis::rpc
