@@ -1,8 +1,12 @@
 // Suspend/resume endurance against the real manager and trellis-host
 // processes: hundreds of cycles with client wake leases taken and dropped at
-// random points and with timer or Power.Resume wakes. After every cycle the
-// system runs with nothing suspended; at the end no process has leaked fds,
-// threads or memory, and no host was restarted.
+// random points, timer or Power.Resume wakes, and in 1% of the cycles (and
+// two fixed ones) a probe host killed (SIGKILL) or stopped for a while
+// (SIGSTOP, SIGCONT) at a random moment of the suspend. After every cycle
+// the system runs with nothing suspended and every driver bound; at the end
+// no process has leaked fds, threads or memory, and only faulted hosts were
+// restarted.
+#include <signal.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -14,6 +18,7 @@
 #include <map>
 #include <memory>
 #include <random>
+#include <set>
 #include <sstream>
 #include <thread>
 
@@ -145,8 +150,15 @@ enum class Blocked {
   kWaitedFor,  // The cycle's suspend waits for them; dropped a moment after it starts.
 };
 
+// What happens to a probe host during the cycle's suspend.
+enum class HostFault { kNone, kKill, kStop };
+
 struct Cycle {
   int index = 0;
+  HostFault fault = HostFault::kNone;
+  std::string fault_group;                      // "a" or "b".
+  std::chrono::microseconds fault_after{0};     // After the suspend starts.
+  std::chrono::milliseconds stop_for{0};        // kStop.
   std::vector<Take> leases;  // 0 to 2.
   Blocked blocked = Blocked::kRefused;
   std::chrono::microseconds release_after{0};  // kWaitedFor.
@@ -174,6 +186,11 @@ struct Cycle {
     if (Has(Take::kDuring)) {
       text += "; during after " + std::to_string(take_after.count()) + " us";
     }
+    if (fault != HostFault::kNone) {
+      text += std::string(fault == HostFault::kKill ? "; SIGKILL" : "; SIGSTOP") + " host of " +
+              fault_group + " after " + std::to_string(fault_after.count()) + " us";
+      if (fault == HostFault::kStop) text += " for " + std::to_string(stop_for.count()) + " ms";
+    }
     text += wake_after_ms > 0 ? "; alarm " + std::to_string(wake_after_ms) + " ms)"
                               : "; Power.Resume)";
     return text;
@@ -190,6 +207,16 @@ Cycle Plan(int index, std::mt19937_64& rng, std::chrono::microseconds span) {
   c.take_after = std::chrono::microseconds(below(static_cast<uint64_t>(span.count()) * 2 + 1));
   c.hold_for = std::chrono::microseconds(below(2000));
   c.wake_after_ms = below(3) == 0 ? 0 : 1 + static_cast<int>(below(5));
+  // 1% of the cycles, and one of each kind at fixed cycles so that even a
+  // short run has both.
+  uint64_t roll = below(200);
+  if (roll == 0 || index == 50) c.fault = HostFault::kKill;
+  if (roll == 1 || index == 120) c.fault = HostFault::kStop;
+  c.fault_group = below(2) == 0 ? "a" : "b";
+  c.fault_after = std::chrono::microseconds(below(static_cast<uint64_t>(span.count()) * 2 + 1));
+  // Around the probes' 500 ms hook deadline: a stop past it makes the
+  // governor kill the host as hung.
+  c.stop_for = std::chrono::milliseconds(1 + below(800));
   return c;
 }
 
@@ -201,6 +228,9 @@ struct Tally {
   uint64_t refused = 0;      // By a blocking lease, before the cycle's suspend.
   uint64_t timed_out = 0;    // Likewise, after a 5 ms wait.
   uint64_t lease_first = 0;  // The cycle's suspend, refused by a kDuring lease.
+  uint64_t failed = 0;       // OUTCOME_FAILED_*: only in host-fault cycles.
+  uint64_t kills = 0;
+  uint64_t stops = 0;
 };
 
 class PowerEnduranceTest : public PowerFixture {
@@ -289,6 +319,27 @@ class PowerEnduranceTest : public PowerFixture {
     if (!blocking.empty()) request.mutable_wait()->set_seconds(1);
 
     auto suspended = SuspendAsync(request);
+    std::jthread faulter;
+    if (c.fault != HostFault::kNone) {
+      pid_t pid = 0;
+      for (const auto& host : Hosts()) {
+        if (host.colocation_group() == c.fault_group) pid = static_cast<pid_t>(host.pid());
+      }
+      EXPECT_GT(pid, 0) << what << ": no host for group " << c.fault_group;
+      faulted_groups_.insert(c.fault_group);
+      ++(c.fault == HostFault::kKill ? tally.kills : tally.stops);
+      faulter = std::jthread([pid, c] {
+        if (pid <= 0) return;
+        std::this_thread::sleep_for(c.fault_after);
+        if (c.fault == HostFault::kKill) {
+          kill(pid, SIGKILL);
+          return;
+        }
+        kill(pid, SIGSTOP);
+        std::this_thread::sleep_for(c.stop_for);
+        kill(pid, SIGCONT);  // A no-op if the governor killed it meanwhile.
+      });
+    }
     // Joined before `blocking` goes, also when an assertion returns early.
     std::jthread releaser;
     if (!blocking.empty()) {
@@ -334,6 +385,14 @@ class PowerEnduranceTest : public PowerFixture {
       EXPECT_NE(status.error_message().find("wake lease"), std::string::npos)
           << what << ": " << status.error_message();
       ++tally.lease_first;
+    } else if (response.outcome() == SuspendResponse::OUTCOME_FAILED_SUSPEND ||
+               response.outcome() == SuspendResponse::OUTCOME_FAILED_RESUME) {
+      // A killed host, or one stopped past its hook deadline, fails the
+      // hook of one of its drivers; everything else is rolled back.
+      EXPECT_NE(c.fault, HostFault::kNone) << what << ": " << response.error();
+      EXPECT_NE(response.failed_driver().find("probe-" + c.fault_group), std::string::npos)
+          << what << ": " << response.failed_driver() << ": " << response.error();
+      ++tally.failed;
     } else if (response.outcome() == SuspendResponse::OUTCOME_ABORTED_BY_LEASE) {
       EXPECT_TRUE(c.Has(Take::kDuring)) << what << ": " << response.error();
       ++tally.aborted_by_lease;
@@ -360,9 +419,23 @@ class PowerEnduranceTest : public PowerFixture {
           << ")";
     }
     releaser = {};  // Joins.
+    faulter = {};
     ASSERT_TRUE(AwaitNoLeases()) << what;
+    if (c.fault != HostFault::kNone) {
+      // A killed host restarts and its drivers start again ("start" resets
+      // their balance in the log); wait for all of them.
+      ASSERT_TRUE(WaitUntil([&] {
+        if (BoundNodes("probe").size() != 5) return false;
+        for (const auto& [node, n] : Balance()) {
+          if (n != 0) return false;
+        }
+        return true;
+      })) << what << ": the probes did not all come back";
+    }
     ExpectNothingSuspended(what);
   }
+
+  std::set<std::string> faulted_groups_;  // Colocation groups of hosts faulted.
 
   std::string last_outcome_;  // Of the last RunCycle's suspend.
 };
@@ -380,7 +453,7 @@ TEST_F(PowerEnduranceTest, CyclesWithLeaseChurnLeaveNothingSuspendedAndLeakNothi
   const auto span = MeasureSuspend();
   ASSERT_FALSE(HasFailure());
 
-  const int cycles = LongTests() ? 2'000 : 200;
+  const int cycles = LongTests() ? 10'000 : 1'000;
   std::mt19937_64 rng(20260311);
   Tally tally;
   tally.resumed = 1;  // MeasureSuspend's.
@@ -409,7 +482,9 @@ TEST_F(PowerEnduranceTest, CyclesWithLeaseChurnLeaveNothingSuspendedAndLeakNothi
             << " resumed, " << tally.aborted_by_lease << " aborted by a lease, "
             << tally.aborted_by_alarm << " by the alarm firing before the commit, "
             << tally.lease_first << " refused by a lease taken first, " << tally.refused
-            << " refused and " << tally.timed_out << " timed out by a blocking lease\n";
+            << " refused and " << tally.timed_out << " timed out by a blocking lease; "
+            << tally.kills << " host kills and " << tally.stops << " host stops, "
+            << tally.failed << " of the suspends failed by them\n";
 
   // Every kind of ending happened.
   EXPECT_GT(tally.aborted_by_lease, 0u);
@@ -421,19 +496,31 @@ TEST_F(PowerEnduranceTest, CyclesWithLeaseChurnLeaveNothingSuspendedAndLeakNothi
   EXPECT_EQ(stats.stats().success(), tally.resumed);
   EXPECT_EQ(stats.stats().aborted_by_lease(), tally.aborted_by_lease);
   EXPECT_EQ(stats.stats().aborted_by_wake(), tally.aborted_by_alarm);
-  EXPECT_EQ(stats.stats().fail(), 0u) << stats.stats().last_failed_error();
+  EXPECT_EQ(stats.stats().fail(), tally.failed) << stats.stats().last_failed_error();
+  EXPECT_GT(tally.kills, 0u);
+  EXPECT_GT(tally.stops, 0u);
 
-  // The same host processes, never restarted.
+  // Hosts never faulted are the same processes, never restarted; a faulted
+  // one was restarted at least once if it was killed.
   std::map<std::string, host::v1::HostInfo> hosts_after;
   for (auto& host : Hosts()) hosts_after[host.host_id()] = host;
   EXPECT_EQ(hosts_after.size(), hosts_before.size());
   for (const auto& before : hosts_before) {
     const auto& after = hosts_after[before.host_id()];
+    EXPECT_NE(after.pid(), 0u) << before.host_id();
+    if (faulted_groups_.contains(before.colocation_group())) continue;
     EXPECT_EQ(after.pid(), before.pid()) << before.host_id();
     EXPECT_EQ(after.restart_count(), 0u) << before.host_id();
   }
   // No leak. Threads that gRPC parks or retires lazily may still be going:
   // give the counts a moment to settle before judging them.
+  // A restarted host is a new process: only the others are judged.
+  std::erase_if(watched, [&](const Watched& w) {
+    for (const auto& host : hosts_before) {
+      if (host.host_id() == w.name) return faulted_groups_.contains(host.colocation_group());
+    }
+    return false;
+  });
   std::vector<Usage> after(watched.size());
   PollUntil(
       [&] {
