@@ -208,6 +208,13 @@ grpc::ServerUnaryReactor* DriverManagerService::Bind(grpc::CallbackServerContext
                                                      v1::BindResponse* response) {
   grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
   UnaryFinisher finisher(reactor, kShuttingDown);
+  if (auto subject = Manager::TlsSubject(context)) {
+    finisher.Finish(StatusOf(ErrorCode::kPermissionDenied,
+                             "certificate '" + *subject +
+                                 "' may not bind nodes: remote clients cannot, the data path "
+                                 "is the host's Unix socket"));
+    return reactor;
+  }
   auto peer = manager_->acceptor_->Lookup(context->peer());
   if (!peer) {
     finisher.Finish(StatusOf(ErrorCode::kUnauthenticated,

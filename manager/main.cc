@@ -4,6 +4,8 @@
 //                   [--driver-dir DIR ...] [--host-binary PATH] [--hosts-in-threads]
 //                   [--suspend-hal simulated|linux-sysfs[:PATH]] [--power-group GROUP]
 //                   [--max-connections N] [--max-connections-per-process N]
+//                   [--tls-listen HOST:PORT --tls-cert PEM --tls-key PEM --tls-client-ca PEM
+//                    [--tls-power-subject CN ...]]
 #include <grp.h>
 #include <signal.h>
 #include <unistd.h>
@@ -13,6 +15,7 @@
 #include <cstdio>
 #include <cstdlib>
 #include <filesystem>
+#include <fstream>
 
 #include "manager/manager.h"
 
@@ -82,7 +85,43 @@ int main(int argc, char** argv) {
   app.add_option("--max-connections-per-process", options.connections.max_connections_per_process,
                  "Client connections one process may hold open")
       ->check(CLI::Range(1, 65536));
+  std::string tls_listen, tls_cert, tls_key, tls_client_ca;
+  std::vector<std::string> tls_power_subjects;
+  auto* tls_opt = app.add_option("--tls-listen", tls_listen,
+                                 "Also listen on TCP HOST:PORT for remote clients, with mutual TLS "
+                                 "only (off by default)");
+  app.add_option("--tls-cert", tls_cert, "The TLS listener's certificate (PEM)")
+      ->check(CLI::ExistingFile)
+      ->needs(tls_opt);
+  app.add_option("--tls-key", tls_key, "The certificate's private key (PEM)")
+      ->check(CLI::ExistingFile)
+      ->needs(tls_opt);
+  app.add_option("--tls-client-ca", tls_client_ca,
+                 "CA certificate (PEM) that every client certificate must be signed by")
+      ->check(CLI::ExistingFile)
+      ->needs(tls_opt);
+  app.add_option("--tls-power-subject", tls_power_subjects,
+                 "Client certificate common name allowed to change the power state (repeatable)")
+      ->needs(tls_opt);
   CLI11_PARSE(app, argc, argv);
+  if (!tls_listen.empty()) {
+    if (tls_cert.empty() || tls_key.empty() || tls_client_ca.empty()) {
+      std::fprintf(stderr,
+                   "trellis-manager: --tls-listen needs --tls-cert, --tls-key and "
+                   "--tls-client-ca (client certificates are always required)\n");
+      return 2;
+    }
+    auto read = [](const std::string& path) {
+      std::ifstream in(path);
+      return std::string(std::istreambuf_iterator<char>(in), {});
+    };
+    options.tls = trellis::manager::ManagerOptions::Tls{
+        .address = tls_listen,
+        .cert_pem = read(tls_cert),
+        .key_pem = read(tls_key),
+        .client_ca_pem = read(tls_client_ca),
+        .power_subjects = tls_power_subjects};
+  }
   if (!power_group.empty()) {
     std::string error;
     options.power_group = ParseGroup(power_group, &error);

@@ -162,6 +162,7 @@ Result<void> Manager::Boot() {
     return Fail(ErrorCode::kInternal, "cannot start the manager's gRPC servers");
   }
   std::string socket = (options_.runtime_dir / "manager.sock").string();
+  TRELLIS_TRY(StartTlsListener());
   accept_dispatcher_ = Dispatcher::Create(*runtime_, {.name = "manager-accept"});
   TRELLIS_ASSIGN_OR_RETURN(acceptor_,
                            PeerAcceptor::Listen(socket, client_server_.get(), runtime_->reactor(),
@@ -203,6 +204,7 @@ Manager::~Manager() {
   accept_dispatcher_ = Dispatcher();  // Before the runtime it runs on.
   auto deadline = std::chrono::system_clock::now() + std::chrono::seconds(1);
   if (client_server_) client_server_->Shutdown(deadline);
+  if (tls_server_) tls_server_->Shutdown(deadline);
   if (internal_server_) internal_server_->Shutdown(deadline);
   // Whatever host is still alive now is killed and reaped.
   if (dispatcher_) {

@@ -76,6 +76,17 @@ struct ManagerOptions {
   std::optional<gid_t> power_group;
   // Caps of the client socket's acceptor.
   rpc::PeerAcceptorOptions connections;
+  // Optional TCP listener for remote clients, only with mutual TLS: the
+  // client's certificate is required and verified against `client_ca`.
+  struct Tls {
+    std::string address;  // "HOST:PORT"; port 0 picks one (Manager::tls_port).
+    std::string cert_pem, key_pem, client_ca_pem;  // Contents, not paths.
+    // Certificate common names that may change the power state. Remote
+    // clients may read everything, and never bind nodes (the data path is
+    // a Unix socket) or administer drivers.
+    std::vector<std::string> power_subjects;
+  };
+  std::optional<Tls> tls;
 };
 
 class NodeChannelService;
@@ -96,6 +107,8 @@ class Manager final : private power::Platform {
 
   // "unix:<runtime_dir>/manager.sock".
   const std::string& endpoint() const { return endpoint_; }
+  // The TLS listener's port (ManagerOptions::tls), 0 without one.
+  int tls_port() const { return tls_port_; }
   // The client socket's acceptor: connections accepted, refused, open now.
   rpc::PeerAcceptorStats connection_stats() { return acceptor_->stats(); }
   // Manifests that failed to load and were skipped.
@@ -108,6 +121,14 @@ class Manager final : private power::Platform {
   friend class NodeChannelService;
   friend class DriverManagerService;
   friend class PowerService;
+
+  // Starts the TLS listener if ManagerOptions::tls asks for one
+  // (manager/tls_listener.cc). Errors: kInvalidArgument for unusable
+  // certificates or an address gRPC cannot listen on.
+  Result<void> StartTlsListener();
+  // The verified client certificate's common name of a call that came over
+  // the TLS listener; nullopt for any other call.
+  static std::optional<std::string> TlsSubject(const grpc::CallbackServerContext* context);
 
   struct DriverRecord {
     DriverManifestFile file;
@@ -318,6 +339,12 @@ class Manager final : private power::Platform {
   std::unique_ptr<NodeChannelService> node_channel_service_;
   std::unique_ptr<DriverManagerService> manager_service_;
   std::unique_ptr<PowerService> power_service_;
+  // The TLS listener's server and its own service instances (a service
+  // serves one server).
+  std::unique_ptr<grpc::Server> tls_server_;
+  std::unique_ptr<DriverManagerService> tls_manager_service_;
+  std::unique_ptr<PowerService> tls_power_service_;
+  int tls_port_ = 0;
   std::unique_ptr<grpc::Server> internal_server_;  // NodeChannel, over socketpairs.
   std::unique_ptr<grpc::Server> client_server_;    // DriverManager, via the acceptor.
   std::unique_ptr<PeerAcceptor> acceptor_;

@@ -1,6 +1,8 @@
 #include "manager/power_service.h"
 
 #include <google/protobuf/util/time_util.h>
+
+#include <algorithm>
 #include <unistd.h>
 
 #include "manager/manager.h"
@@ -27,6 +29,15 @@ constexpr size_t kMaxBlockers = 64;
 
 Result<PeerCredentials> PowerService::AuthorizePower(grpc::CallbackServerContext* context,
                                                      std::string_view what) const {
+  if (auto subject = Manager::TlsSubject(context)) {
+    const auto& allowed = manager_->options_.tls->power_subjects;
+    if (std::find(allowed.begin(), allowed.end(), *subject) != allowed.end()) {
+      return PeerCredentials{};  // A remote client: no local pid or uid.
+    }
+    return Fail(ErrorCode::kPermissionDenied,
+                "certificate '" + *subject + "' may not " + std::string(what) +
+                    ": it is not among the manager's power subjects (--tls-power-subject)");
+  }
   auto peer = manager_->acceptor_->Lookup(context->peer());
   if (!peer) {
     return Fail(ErrorCode::kUnauthenticated,

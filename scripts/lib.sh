@@ -13,6 +13,7 @@ TRELLIS_PACKAGES=(
   libcli11-dev nlohmann-json3-dev zlib1g-dev
   gdisk  # sgdisk: GPT test images, and the default board's disk
   fio    # block_bench: the io_uring baseline
+  openssl  # certificates for the TLS listener tests
   qemu-system-common  # qemu-storage-daemon: the vhost-user-blk backend of the virtio tests
 )
 
