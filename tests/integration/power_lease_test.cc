@@ -72,6 +72,65 @@ TEST_F(PowerLeaseTest, KilledLeaseHolderReleasesItsLeaseWithinASecond) {
   // ~PowerctlProcess kills the orphaned sleep with the group.
 }
 
+// A stopped holder is alive: its lease holds (and names it) until its
+// --max-hold budget runs out, when the manager revokes it without the
+// holder's help; the holder learns it once it runs again.
+TEST_F(PowerLeaseTest, AStoppedLeaseHolderBlocksSuspendUntilItsBudgetRevokesIt) {
+  ASSERT_NO_FATAL_FAILURE(StartProbes());
+  auto powerctl = StartPowerctl(
+      {"lease", "--name", "frozen", "--max-hold", "500ms", "--", "sleep", "1000"});
+  ASSERT_TRUE(powerctl);
+  ASSERT_TRUE(AwaitLeaseAndCommand("frozen", *powerctl));
+  ASSERT_EQ(kill(powerctl->pid(), SIGSTOP), 0);
+
+  auto [refused, unused] = SuspendAsync().get();
+  EXPECT_EQ(refused.error_code(), grpc::StatusCode::FAILED_PRECONDITION);
+  EXPECT_THAT(refused.error_message(), ::testing::HasSubstr("'frozen'"));
+
+  ASSERT_TRUE(PollUntil([&] { return !FindLease("frozen"); }, Clock::now() + 5s))
+      << "a stopped holder's lease outlived its budget";
+  auto suspended = SuspendAsync();
+  ASSERT_TRUE(AwaitPowerState(SYSTEM_STATE_SUSPENDED));
+  ASSERT_TRUE(Resume().ok());
+  EXPECT_EQ(suspended.get().second.outcome(), SuspendResponse::OUTCOME_RESUMED);
+
+  ASSERT_EQ(kill(powerctl->pid(), SIGCONT), 0);
+  EXPECT_TRUE(PollUntil([&] { return powerctl->err().find("revoked") != std::string::npos; },
+                        Clock::now() + 5s))
+      << powerctl->err();
+  ExpectNothingSuspended("the suspend after the revocation");
+}
+
+// 1,000 clients that cancel their lease stream right after opening it,
+// some before and some after the grant: no lease is left behind.
+TEST_F(PowerLeaseTest, LeasesCancelledRightAfterOpeningLeaveNothingBehind) {
+  ASSERT_NO_FATAL_FAILURE(StartProbes());
+  for (int i = 0; i < 1000; ++i) {
+    grpc::ClientContext context;
+    power::v1::AcquireWakeLeaseRequest request;
+    request.set_name("flash-" + std::to_string(i));
+    auto reader = power().AcquireWakeLease(&context, request);
+    if (i % 2 == 1) {
+      power::v1::WakeLeaseEvent first;
+      reader->Read(&first);  // The grant, or the end.
+    }
+    context.TryCancel();
+    reader->Finish();
+  }
+  EXPECT_TRUE(PollUntil(
+      [&] {
+        grpc::ClientContext context;
+        power::v1::ListLeasesResponse leases;
+        return power().ListLeases(&context, {}, &leases).ok() && leases.leases().empty();
+      },
+      Clock::now() + 5s))
+      << "leases left behind";
+  auto suspended = SuspendAsync();
+  ASSERT_TRUE(AwaitPowerState(SYSTEM_STATE_SUSPENDED));
+  ASSERT_TRUE(Resume().ok());
+  EXPECT_EQ(suspended.get().second.outcome(), SuspendResponse::OUTCOME_RESUMED);
+}
+
 TEST_F(PowerLeaseTest, LeaseCommandBlocksSuspendUntilTheCommandExits) {
   ASSERT_NO_FATAL_FAILURE(StartProbes());
   auto powerctl = StartPowerctl({"lease", "--name", "job", "--", "sleep", "1"});
