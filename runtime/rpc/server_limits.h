@@ -9,6 +9,9 @@
 //   - a connection must finish its HTTP/2 handshake within 5 s;
 //   - a resource quota: at most 64 threads and 512 MiB of buffers for the
 //     server's calls.
+//
+// Every server built with them also serves gRPC server reflection
+// (grpc.reflection.v1alpha.ServerReflection).
 #pragma once
 
 #include <grpcpp/grpcpp.h>
@@ -27,7 +30,8 @@ struct ServerLimits {
   int64_t max_buffer_bytes = int64_t{512} * 1024 * 1024;
 };
 
-// Applies `limits` to `builder`; `name` names the resource quota.
+// Applies `limits` to `builder`, and reflection; `name` names the resource
+// quota. Call before adding services.
 void ApplyServerLimits(grpc::ServerBuilder& builder, const std::string& name,
                        const ServerLimits& limits = {});
 

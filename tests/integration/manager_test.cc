@@ -1,10 +1,13 @@
 // The manager with real trellis-host processes: booting a tree, skipping bad
 // manifests, and the error matrix for misuse.
+#include <gmock/gmock.h>
 #include <signal.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 
 #include <set>
+
+#include <grpcpp/generic/generic_stub.h>
 
 #include "tests/integration/testing/manager_fixture.h"
 
@@ -95,6 +98,53 @@ TEST_F(ManagerTest, BindErrorsHaveTheirOwnCodesAndChangeNothing) {
   ASSERT_TRUE(node);
   EXPECT_EQ(node->state(), NODE_STATE_BOUND);
   EXPECT_EQ(node->restart_count(), 0u);
+}
+
+// Lists the services of the server behind `channel` through gRPC server
+// reflection, as grpcurl would: the raw bytes of the reply (service names
+// appear in it as strings).
+std::string ReflectServices(const std::shared_ptr<grpc::Channel>& channel) {
+  grpc::CompletionQueue cq;
+  grpc::GenericStub stub(channel);
+  grpc::ClientContext context;
+  context.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(10));
+  auto call = stub.PrepareCall(
+      &context, "/grpc.reflection.v1alpha.ServerReflection/ServerReflectionInfo", &cq);
+  auto step = [&](auto&& start) {
+    void* tag = nullptr;
+    bool ok = false;
+    start(reinterpret_cast<void*>(1));
+    return cq.Next(&tag, &ok) && ok;
+  };
+  // ServerReflectionRequest{list_services: ""}: field 7, length 0.
+  const char request[] = {0x3a, 0x00};
+  grpc::Slice slice(request, sizeof(request));
+  grpc::ByteBuffer out(&slice, 1);
+  grpc::ByteBuffer in;
+  std::string reply;
+  if (step([&](void* tag) { call->StartCall(tag); }) &&
+      step([&](void* tag) { call->Write(out, tag); }) &&
+      step([&](void* tag) { call->WritesDone(tag); }) &&
+      step([&](void* tag) { call->Read(&in, tag); })) {
+    std::vector<grpc::Slice> slices;
+    (void)in.Dump(&slices);
+    for (const auto& s : slices) reply.append(reinterpret_cast<const char*>(s.begin()), s.size());
+  }
+  grpc::Status status;
+  step([&](void* tag) { call->Finish(&status, tag); });
+  cq.Shutdown();
+  return reply;
+}
+
+TEST_F(ManagerTest, TheManagerAndHostsServeReflection) {
+  StartManager(Board(EchoNode("echo", 0, 0)), {{"echo.json", EchoManifest()}});
+  auto manager = grpc::CreateChannel(manager_->endpoint(), grpc::InsecureChannelCredentials());
+  std::string services = ReflectServices(manager);
+  EXPECT_THAT(services, ::testing::HasSubstr("trellis.manager.v1.DriverManager"));
+  EXPECT_THAT(services, ::testing::HasSubstr("trellis.power.v1.Power"));
+  Bound bound = BindDevice("root.sys.echo");
+  auto host = grpc::CreateChannel(bound.endpoint, grpc::InsecureChannelCredentials());
+  EXPECT_THAT(ReflectServices(host), ::testing::HasSubstr("trellis.device.v1.Device"));
 }
 
 TEST_F(ManagerTest, ForgedAndRevokedTokensAreRefused) {
