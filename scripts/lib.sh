@@ -14,6 +14,7 @@ TRELLIS_PACKAGES=(
   gdisk  # sgdisk: GPT test images, and the default board's disk
   fio    # block_bench: the io_uring baseline
   openssl  # certificates for the TLS listener tests
+  python3-grpcio python3-protobuf  # examples/python, run by the suite
   qemu-system-common  # qemu-storage-daemon: the vhost-user-blk backend of the virtio tests
 )
 
