@@ -162,7 +162,7 @@ TEST(MalformedRequestMiscTest, HalfAMessageTimesOutAndCloses) {
   auto conn = Connection::Connect((*backend)->socket_path(), Soon());
   ASSERT_TRUE(conn);
   auto message = Raw(R(Request::kSetFeatures), kV1, U64(0));
-  message.resize(message.size() - 3);
+  message.erase(message.end() - 3, message.end());  // (resize trips GCC's -Wstringop-overflow at -O1)
   ASSERT_TRUE(conn->Send(message, {}, "half", Soon()));
   std::byte byte;
   auto got = conn->Receive(std::span(&byte, 1), "half", Soon());
