@@ -70,13 +70,16 @@ TEST(SdkTest, AnOutOfTreeDriverBuildsAgainstTheInstalledSdkAndBindsOnTheDefaultB
       auto json = nlohmann::json::parse(nodes->out, nullptr, false);
       if (json.is_array()) {
         for (const auto& node : json) {
-          if (node.value("path", "") == "root.sys.disk0.block.p1") driver = node.value("driver", "");
+          if (node.value("path", "") == "root.sys.disk0.block.p1" &&
+              node.value("state", "") == "bound") {
+            driver = node.value("driver", "");
+          }
         }
       }
     }
     if (driver != "partition-info") usleep(100'000);
   }
-  ASSERT_EQ(driver, "partition-info") << "root.sys.disk0.block.p1 is not bound to the example";
+  ASSERT_EQ(driver, "partition-info") << "root.sys.disk0.block.p1 is not running the example";
   // Minor 1: the partition's size in blocks (8 MiB of 512-byte blocks).
   CommandResult size = MustRun({trellisctl, "device", "command", "root.sys.disk0.block.p1", "1"});
   EXPECT_EQ(size.out, "16384\n");
