@@ -84,6 +84,19 @@ TEST(SdkTest, AnOutOfTreeDriverBuildsAgainstTheInstalledSdkAndBindsOnTheDefaultB
   CommandResult size = MustRun({trellisctl, "device", "command", "root.sys.disk0.block.p1", "1"});
   EXPECT_EQ(size.out, "16384\n");
 
+  // The systemd unit example, pointed at this prefix, is a valid unit: no
+  // warning either (systemd-analyze exits 0 on keys it ignores).
+  if (fs::exists("/usr/bin/systemd-analyze")) {
+    CommandResult verified = MustRun({"/bin/sh", "-c",
+             "sed -e 's|/usr/local|" + prefix.string() + "|g' -e 's|/etc/trellis/board.json|" +
+                 (source / "manifests/boards/default.json").string() + "|' " +
+                 (source / "examples/systemd/trellis-manager.service").string() + " > " +
+                 (dir / "trellis-manager.service").string() +
+                 " && /usr/bin/systemd-analyze verify " +
+                 (dir / "trellis-manager.service").string()});
+    EXPECT_EQ(verified.out + verified.err, "");
+  }
+
   manager->Signal(SIGINT);
   auto status = manager->WaitForExit(std::chrono::seconds(30));
   ASSERT_TRUE(status.has_value());
