@@ -320,8 +320,9 @@ class PowerEnduranceTest : public PowerFixture {
 
     auto suspended = SuspendAsync(request);
     std::jthread faulter;
+    pid_t faulted_pid = 0;
     if (c.fault != HostFault::kNone) {
-      pid_t pid = 0;
+      pid_t& pid = faulted_pid;
       for (const auto& host : Hosts()) {
         if (host.colocation_group() == c.fault_group) pid = static_cast<pid_t>(host.pid());
       }
@@ -423,7 +424,20 @@ class PowerEnduranceTest : public PowerFixture {
     ASSERT_TRUE(AwaitNoLeases()) << what;
     if (c.fault != HostFault::kNone) {
       // A killed host restarts and its drivers start again ("start" resets
-      // their balance in the log); wait for all of them.
+      // their balance in the log); wait for all of them. The kill may land
+      // after this cycle's suspend ended: first wait for the manager to see
+      // it (a new pid), or the next cycle would meet a dead host.
+      if (c.fault == HostFault::kKill && faulted_pid > 0) {
+        ASSERT_TRUE(WaitUntil([&] {
+          for (const auto& host : Hosts()) {
+            if (host.colocation_group() == c.fault_group) {
+              return host.pid() != 0 && static_cast<pid_t>(host.pid()) != faulted_pid &&
+                     host.state() == host::v1::HOST_STATE_RUNNING;
+            }
+          }
+          return false;
+        })) << what << ": the killed host did not come back";
+      }
       ASSERT_TRUE(WaitUntil([&] {
         if (BoundNodes("probe").size() != 5) return false;
         for (const auto& [node, n] : Balance()) {
