@@ -70,6 +70,7 @@ Result<void> Manager::LaunchHost(HostRecord& host) {
   host.state = host::v1::HOST_STATE_RUNNING;
   host.stopping = false;
   WatchHostExit(host);
+  WatchHostLog(host);
   Publish(TopologyEvent::KIND_HOST_STARTED, nullptr,
           host.launched.pid > 0 ? "pid " + std::to_string(host.launched.pid) : "thread", host.id);
   return Ok();
@@ -85,11 +86,57 @@ void Manager::WatchHostExit(HostRecord& host) {
   if (op) host.exit_watch = std::move(*op);
 }
 
+void Manager::WatchHostLog(HostRecord& host) {
+  if (host.launched.log_fd < 0) return;
+  auto op = runtime_->reactor().FdReady(
+      host.launched.log_fd, POLLIN,
+      [this, id = host.id, generation = host.generation](Completion c) {
+        auto it = hosts_.find(id);
+        if (c.result < 0 || it == hosts_.end() || it->second->generation != generation) return;
+        ReadHostLog(*it->second, /*drain=*/false);
+      },
+      {.dispatcher = dispatcher_.borrow()});
+  if (op) host.log_watch = std::move(*op);
+}
+
+void Manager::ReadHostLog(HostRecord& host, bool drain) {
+  int fd = host.launched.log_fd;
+  if (fd < 0) return;
+  auto line = [&](std::string_view text) {
+    std::fprintf(stderr, "%.*s\n", static_cast<int>(text.size()), text.data());
+    const LogEntry& entry = logs_.AddHostLine(host.id, text);
+    std::erase_if(log_followers_, [&](const LogFollower& follower) {
+      return follower.filter.Matches(entry) && !follower.stream->Send(LogEntryToProto(entry));
+    });
+  };
+  char buffer[4096];
+  bool ended = false;
+  // A bounded batch per wake-up; the watch comes back for the rest.
+  for (int reads = 0; reads < 64; ++reads) {
+    ssize_t n = read(fd, buffer, sizeof(buffer));
+    if (n > 0) {
+      host.log_lines.Append(std::string_view(buffer, static_cast<size_t>(n)), line);
+      continue;
+    }
+    ended = n == 0 || (errno != EAGAIN && errno != EINTR);
+    break;
+  }
+  if (ended || drain) {
+    host.log_lines.Flush(line);
+    host.log_watch = Operation();
+    close(fd);
+    host.launched.log_fd = -1;
+    return;
+  }
+  WatchHostLog(host);
+}
+
 void Manager::OnHostExit(const std::string& id, uint64_t generation) {
   auto it = hosts_.find(id);
   if (it == hosts_.end() || it->second->generation != generation) return;
   HostRecord& host = *it->second;
   std::string how = launcher_->Reap(host.launched);
+  ReadHostLog(host, /*drain=*/true);  // Its last words.
   close(host.launched.exit_fd);
   host.launched = LaunchedHost{};
   host.stub.reset();

@@ -211,6 +211,11 @@ Manager::~Manager() {
     RunSync([&] {
       for (auto& [id, host] : hosts_) {
         host->exit_watch = Operation();
+        host->log_watch = Operation();
+        if (host->launched.log_fd >= 0) {
+          close(host->launched.log_fd);
+          host->launched.log_fd = -1;
+        }
         if (host->launched.exit_fd >= 0) {
           launcher_->Kill(host->launched);
           if (host->launched.pid > 0) waitpid(host->launched.pid, nullptr, 0);
@@ -225,6 +230,8 @@ Manager::~Manager() {
       watchers_.clear();
       for (auto& watcher : power_watchers_) watcher->Finish(grpc::Status::CANCELLED);
       power_watchers_.clear();
+      for (auto& follower : log_followers_) follower.stream->Finish(grpc::Status::CANCELLED);
+      log_followers_.clear();
     });
     // Every call to a host captured `this`; with the hosts dead they fail at
     // once, and their callbacks must have run before the manager goes.

@@ -21,7 +21,9 @@
 
 #include "manager/backend/backend_supervisor.h"
 #include "manager/bind/driver_selector.h"
+#include "manager/backend/output_lines.h"
 #include "manager/host/host_launcher.h"
+#include "manager/logs/log_ring.h"
 #include "manager/manifest/manifest.h"
 #include "manager/topology/class_registry.h"
 #include "manager/topology/topology.h"
@@ -149,6 +151,8 @@ class Manager final : private power::Platform {
     std::set<std::string> nodes;
     bool stopping = false;           // Shut down on purpose: not a crash.
     bool restart_requested = false;  // Killed by RestartHost: restart, don't count.
+    OutputLines log_lines;           // Of launched.log_fd.
+    Operation log_watch;
   };
   struct ClientToken {
     std::string node_path;
@@ -272,6 +276,11 @@ class Manager final : private power::Platform {
   Result<HostRecord*> EnsureHost(const Node& node, const std::string& group);
   Result<void> LaunchHost(HostRecord& host);
   void WatchHostExit(HostRecord& host);
+  // Reads the host's stderr into logs_ (and echoes it to ours), on
+  // dispatcher_; `drain` reads what is left at exit and closes the pipe.
+  void WatchHostLog(HostRecord& host);
+  void ReadHostLog(HostRecord& host, bool drain);
+  static manager::v1::LogEntry LogEntryToProto(const LogEntry& entry);
   void OnHostExit(const std::string& host_id, uint64_t generation);
   void RestartOrQuarantine(Node* node, const std::string& why);
   // Removes the children the node's driver added, then starts the driver
@@ -375,6 +384,13 @@ class Manager final : private power::Platform {
   std::vector<ClassWatcher> class_watchers_;
   std::unique_ptr<power::Governor> governor_;
   std::vector<std::shared_ptr<rpc::ServerStream<power::v1::PowerEvent>>> power_watchers_;
+  // The hosts' log (manager/logs), and the ReadLogs streams that follow it.
+  LogRing logs_;
+  struct LogFollower {
+    LogFilter filter;
+    std::shared_ptr<rpc::ServerStream<manager::v1::LogEntry>> stream;
+  };
+  std::vector<LogFollower> log_followers_;
   std::map<std::string, PowerBatch> suspend_batches_;  // By host id.
   std::map<std::string, PowerBatch> resume_batches_;
   bool power_flush_posted_ = false;

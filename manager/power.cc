@@ -271,7 +271,7 @@ void Manager::GrantLeaseOnStream(
     auto stream = weak.lock();
     if (stream == nullptr) return;
     stream->Send(event);
-    if (last) stream->Finish(grpc::Status::OK);
+    if (last) stream->Close(grpc::Status::OK);  // After the event.
   };
   auto id = governor_->AcquireLease(std::move(info));
   if (!id) {

@@ -36,8 +36,11 @@ void EchoDriver::Start(StartCompleter completer) {
     completer(Fail(served.error()));
     return;
   }
-  AddChildren(IntProperty(props, "echo.depth", 0), IntProperty(props, "echo.children", 1),
-              std::move(completer));
+  uint64_t depth = IntProperty(props, "echo.depth", 0);
+  uint64_t children = IntProperty(props, "echo.children", 1);
+  context().LogInfo("started: depth " + std::to_string(depth) + ", " + std::to_string(children) +
+                    " children per level");
+  AddChildren(depth, children, std::move(completer));
 }
 
 // Adds `count` children one after another, then completes Start: a driver is

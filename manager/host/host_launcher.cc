@@ -1,5 +1,6 @@
 #include "manager/host/host_launcher.h"
 
+#include <fcntl.h>
 #include <signal.h>
 #include <sys/eventfd.h>
 #include <sys/wait.h>
@@ -12,9 +13,19 @@ namespace trellis::manager {
 
 Result<LaunchedHost> ProcessLauncher::Launch(const LaunchRequest& request) {
   // The child sees the two sockets as fds 3 and 4.
+  // Its stderr is a pipe the manager reads into its log (blocking on the
+  // host's side: a slow reader delays the host's logging, never loses it).
+  int log[2];
+  if (pipe2(log, O_CLOEXEC) != 0) {
+    int err = errno;
+    close(request.control_fd);
+    close(request.manager_fd);
+    return FailErrno(err, "pipe for host " + request.host_id + "'s log");
+  }
+  fcntl(log[0], F_SETFL, O_NONBLOCK);
   SpawnOptions spawn{.argv = {host_binary_, "--host-id", request.host_id, "--control-fd", "3",
                               "--manager-fd", "4"},
-                     .fds = {{request.control_fd, 3}, {request.manager_fd, 4}}};
+                     .fds = {{request.control_fd, 3}, {request.manager_fd, 4}, {log[1], 2}}};
   if (!request.client_socket.empty()) {
     spawn.argv.push_back("--socket");
     spawn.argv.push_back(request.client_socket);
@@ -22,9 +33,13 @@ Result<LaunchedHost> ProcessLauncher::Launch(const LaunchRequest& request) {
   auto child = ChildProcess::Spawn(spawn);
   close(request.control_fd);
   close(request.manager_fd);
-  if (!child) return Fail(child.error().WithContext("host " + request.host_id));
+  close(log[1]);
+  if (!child) {
+    close(log[0]);
+    return Fail(child.error().WithContext("host " + request.host_id));
+  }
   pid_t pid = child->pid();
-  return LaunchedHost{.pid = pid, .exit_fd = child->release_pidfd()};
+  return LaunchedHost{.pid = pid, .exit_fd = child->release_pidfd(), .log_fd = log[0]};
 }
 
 std::string ProcessLauncher::Reap(const LaunchedHost& host) {

@@ -26,6 +26,9 @@ struct LaunchRequest {
 struct LaunchedHost {
   pid_t pid = -1;     // -1 for a thread host.
   int exit_fd = -1;   // Readable once the host has ended; owned by the caller.
+  // Read end (non-blocking) of the host's stderr, for the manager's log;
+  // -1 for a thread host. Owned by the caller.
+  int log_fd = -1;
 };
 
 class HostLauncher {

@@ -11,6 +11,7 @@
 #include <grpcpp/grpcpp.h>
 
 #include <deque>
+#include <optional>
 #include <functional>
 #include <memory>
 #include <string>
@@ -27,7 +28,7 @@ class ServerStream {
   // Queues `message`; false once the stream has ended.
   bool Send(T message) TRELLIS_EXCLUDES(mu_) {
     MutexLock lock(mu_);
-    if (reactor_ == nullptr || finished_) return false;
+    if (reactor_ == nullptr || finished_ || close_status_) return false;
     if (pending_.size() >= max_pending_) {
       FinishLocked(grpc::Status(grpc::StatusCode::RESOURCE_EXHAUSTED,
                                 "client is not reading: " + std::to_string(max_pending_) +
@@ -43,10 +44,23 @@ class ServerStream {
     return true;
   }
 
-  // Ends the stream with `status` (once; later calls are ignored).
+  // Ends the stream with `status` now (once; later calls are ignored):
+  // messages still queued are dropped.
   void Finish(const grpc::Status& status) TRELLIS_EXCLUDES(mu_) {
     MutexLock lock(mu_);
     FinishLocked(status);
+  }
+
+  // Ends the stream with `status` once every queued message is written;
+  // Send fails from now on.
+  void Close(const grpc::Status& status) TRELLIS_EXCLUDES(mu_) {
+    MutexLock lock(mu_);
+    if (reactor_ == nullptr || finished_ || close_status_) return;
+    if (!writing_) {
+      FinishLocked(status);
+      return;
+    }
+    close_status_ = status;
   }
 
   // Sends the initial metadata now. Lets a client that waits for it
@@ -107,8 +121,9 @@ class ServerStream {
   void WriteDone(bool ok) TRELLIS_EXCLUDES(mu_) {
     MutexLock lock(mu_);
     pending_.pop_front();
-    if (!ok || reactor_ == nullptr || pending_.empty()) {
-      writing_ = false;
+    if (!ok || reactor_ == nullptr || finished_ || pending_.empty()) {
+      writing_ = false;  // No write may start after Finish.
+      if (close_status_ && !finished_) FinishLocked(*close_status_);
       return;
     }
     reactor_->StartWrite(&pending_.front());
@@ -138,6 +153,7 @@ class ServerStream {
   bool writing_ TRELLIS_GUARDED_BY(mu_) = false;
   bool metadata_sent_ TRELLIS_GUARDED_BY(mu_) = false;
   bool finished_ TRELLIS_GUARDED_BY(mu_) = false;
+  std::optional<grpc::Status> close_status_ TRELLIS_GUARDED_BY(mu_);  // Close() waiting.
   bool closed_ TRELLIS_GUARDED_BY(mu_) = false;
   std::move_only_function<void()> on_closed_ TRELLIS_GUARDED_BY(mu_);
 };

@@ -147,6 +147,56 @@ TEST_F(ManagerTest, TheManagerAndHostsServeReflection) {
   EXPECT_THAT(ReflectServices(host), ::testing::HasSubstr("trellis.device.v1.Device"));
 }
 
+// The hosts' stderr reaches the manager's log: what drivers log through
+// DriverContext::Log comes back structured from ReadLogs, filtered by node
+// subtree, and a follower gets new entries as they come.
+TEST_F(ManagerTest, DriverLogsAreReadBackByNodeAndFollowed) {
+  StartManager(Board(EchoNode("echo", 1, 2)), {{"echo.json", EchoManifest()}});
+  ASSERT_TRUE(WaitForNodeState("root.sys.echo.echo1", node::v1::NODE_STATE_BOUND));
+  auto read = [&](const std::string& prefix, uint32_t last) {
+    grpc::ClientContext context;
+    context.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(10));
+    manager::v1::ReadLogsRequest request;
+    request.set_node_prefix(prefix);
+    request.set_driver("echo");
+    request.set_last(last);
+    auto reader = stub().ReadLogs(&context, request);
+    std::vector<manager::v1::LogEntry> entries;
+    manager::v1::LogEntry entry;
+    while (reader->Read(&entry)) entries.push_back(entry);
+    EXPECT_TRUE(reader->Finish().ok());
+    return entries;
+  };
+  // Three echo drivers started: the root and its two children.
+  ASSERT_TRUE(WaitUntil([&] { return read("root.sys.echo", 0).size() == 3; }));
+  auto child = read("root.sys.echo.echo1", 0);
+  ASSERT_EQ(child.size(), 1u);
+  EXPECT_EQ(child[0].driver(), "echo");
+  EXPECT_EQ(child[0].level(), "info");
+  EXPECT_EQ(child[0].text(), "started: depth 0, 2 children per level");
+  EXPECT_FALSE(child[0].host_id().empty());
+  EXPECT_EQ(read("", 1).size(), 1u);
+
+  // Follow, then restart the child's host: its new start arrives.
+  grpc::ClientContext context;
+  manager::v1::ReadLogsRequest follow;
+  follow.set_node_prefix("root.sys.echo.echo1");
+  follow.set_last(0);
+  follow.set_follow(true);
+  auto reader = stub().ReadLogs(&context, follow);
+  manager::v1::LogEntry entry;
+  ASSERT_TRUE(reader->Read(&entry));  // The past one.
+  const uint64_t seen = entry.seq();
+  manager::v1::RestartHostRequest restart;
+  restart.set_host_id(child[0].host_id());
+  ASSERT_TRUE(Call(&manager::v1::DriverManager::Stub::RestartHost, restart).ok());
+  ASSERT_TRUE(reader->Read(&entry));
+  EXPECT_GT(entry.seq(), seen);
+  EXPECT_EQ(entry.text(), "started: depth 0, 2 children per level");
+  context.TryCancel();
+  (void)reader->Finish();
+}
+
 TEST_F(ManagerTest, ForgedAndRevokedTokensAreRefused) {
   StartManager(Board(EchoNode("echo", 0, 0)), {{"echo.json", EchoManifest()}});
   Bound bound = BindDevice("root.sys.echo");

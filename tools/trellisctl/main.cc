@@ -16,6 +16,7 @@
 #include "tools/trellisctl/command_context.h"
 #include "tools/trellisctl/device_commands.h"
 #include "tools/trellisctl/index_commands.h"
+#include "tools/trellisctl/log_commands.h"
 #include "tools/trellisctl/inventory_commands.h"
 #include "tools/trellisctl/stream_device_commands.h"
 #include "tools/trellisctl/topology_commands.h"
@@ -36,6 +37,7 @@ int main(int argc, char** argv) {
   AddTopologyCommands(app, globals, run);
   AddInventoryCommands(app, globals, run);
   AddIndexCommands(app, globals, run);
+  AddLogCommands(app, globals, run);
   AddDeviceCommands(app, globals, run);
   AddBlockCommands(app, globals, run);
   AddStreamDeviceCommands(app, globals, run);
