@@ -101,6 +101,7 @@ void Manager::OnDriverStarted(const std::string& path, uint64_t generation, grpc
   HostRecord& host = *host_it->second;
   if (status.ok()) {
     node->state = NodeState::kBound;
+    ++node->starts;
     node->last_error.clear();
     node->exposed.assign(response.exposed_protocols().begin(), response.exposed_protocols().end());
     host.endpoint = response.endpoint();

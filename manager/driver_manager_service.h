@@ -74,6 +74,10 @@ class DriverManagerService final : public manager::v1::DriverManager::CallbackSe
                                       v1::ListClassResponse* response) override;
   grpc::ServerWriteReactor<v1::ClassEvent>* WatchClass(
       grpc::CallbackServerContext* context, const v1::WatchClassRequest* request) override;
+  // manager/inspect_handlers.cc.
+  grpc::ServerUnaryReactor* Inspect(grpc::CallbackServerContext* context,
+                                    const v1::InspectRequest* request,
+                                    v1::InspectResponse* response) override;
   // manager/log_handlers.cc.
   grpc::ServerWriteReactor<v1::LogEntry>* ReadLogs(
       grpc::CallbackServerContext* context, const v1::ReadLogsRequest* request) override;

@@ -190,6 +190,7 @@ void Manager::RestartInPlace(Node* node) {
 }
 
 void Manager::RestartOrQuarantine(Node* node, const std::string& why) {
+  ++node->crashes;
   auto driver = drivers_.find(node->driver);
   bool restart = driver != drivers_.end() && driver->second.file.manifest.host_restart_on_crash();
   if (!restart) {

@@ -4,11 +4,16 @@
 // dispatcher.
 #pragma once
 
+#include <string_view>
+
+#include "runtime/error.h"
+#include "runtime/rpc/peer_acceptor.h"
 #include "trellis/power/v1/power.grpc.pb.h"
 
 namespace trellis::manager {
 
 class Manager;
+using rpc::PeerCredentials;
 
 class PowerService final : public power::v1::Power::CallbackService {
  public:

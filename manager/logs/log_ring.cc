@@ -44,9 +44,16 @@ const LogEntry& LogRing::AddHostLine(std::string_view host, std::string_view lin
     entry.level = "output";
     entry.text = line;
   }
+  if (entry.level == "warning") ++counts_[entry.node].warnings;
+  if (entry.level == "error") ++counts_[entry.node].errors;
   if (entries_.size() == capacity_) entries_.pop_front();
   entries_.push_back(std::move(entry));
   return entries_.back();
+}
+
+LogRing::LevelCounts LogRing::CountsOf(const std::string& node) const {
+  auto it = counts_.find(node);
+  return it == counts_.end() ? LevelCounts{} : it->second;
 }
 
 std::vector<LogEntry> LogRing::Last(const LogFilter& filter, size_t count) const {

@@ -10,6 +10,7 @@
 #include <chrono>
 #include <cstdint>
 #include <deque>
+#include <map>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -43,8 +44,15 @@ class LogRing {
   // first.
   std::vector<LogEntry> Last(const LogFilter& filter, size_t count) const;
   uint64_t last_seq() const { return next_seq_ - 1; }
+  // Warnings and errors a node's driver logged, ever (not only those kept).
+  struct LevelCounts {
+    uint64_t warnings = 0;
+    uint64_t errors = 0;
+  };
+  LevelCounts CountsOf(const std::string& node) const;
 
  private:
+  std::map<std::string, LevelCounts> counts_;
   size_t capacity_;
   std::deque<LogEntry> entries_;
   uint64_t next_seq_ = 1;

@@ -31,6 +31,8 @@ TEST(LogRingTest, FiltersByNodeSubtreeAndDriverAndKeepsTheNewestWhenFull) {
   ASSERT_EQ(disk.size(), 2u);  // "one" fell out; "disk00" is not a descendant.
   EXPECT_EQ(disk[0].text, "two");
   EXPECT_EQ(disk[1].text, "three");
+  EXPECT_EQ(ring.CountsOf("root.sys.disk0.block.p1").warnings, 1u);
+  EXPECT_EQ(ring.CountsOf("root.sys.disk0.block").warnings, 0u);
   auto last = ring.Last({.driver = "gpt"}, 1);
   ASSERT_EQ(last.size(), 1u);
   EXPECT_EQ(last[0].text, "three");

@@ -37,7 +37,9 @@ class Node {
   // Protocols the parent's driver serves for this node (DFv2 offers), set
   // when that driver added it.
   std::vector<std::string> offered;
-  uint32_t restarts = 0;        // Crash restarts so far.
+  uint32_t restarts = 0;        // Crash restarts so far (RestartHost resets it).
+  uint64_t starts = 0;          // Driver starts that succeeded here, ever.
+  uint64_t crashes = 0;         // Its host's crashes while bound here, ever.
   std::string last_error;       // Why the last bind or start failed.
   // Set for nodes a driver added: the node whose driver owns this one.
   bool added_by_driver = false;

@@ -6,6 +6,8 @@
 // The protocol table is read by gRPC threads and guarded by mu_.
 #pragma once
 
+#include <atomic>
+
 #include <map>
 #include <memory>
 #include <optional>
@@ -90,6 +92,9 @@ class DriverInstance final : public DriverHostApi,
   // The protocols served at the driver's own node.
   std::vector<std::string> served_protocols() const TRELLIS_EXCLUDES(mu_);
   const std::string& node_path() const { return config_.args.node_path; }
+  // Client calls to this driver's protocols (HostRegistry::AuthorizeCall).
+  void CountClientCall() { client_calls_.fetch_add(1, std::memory_order_relaxed); }
+  uint64_t client_calls() const { return client_calls_.load(std::memory_order_relaxed); }
 
   // DriverHostApi:
   const StartArgs& start_args() const override { return config_.args; }
@@ -112,6 +117,7 @@ class DriverInstance final : public DriverHostApi,
                         std::move_only_function<void(Result<void>)> done) override;
 
  private:
+  std::atomic<uint64_t> client_calls_{0};
   enum class State { kCreated, kStarting, kRunning, kSuspending, kSuspended, kStopping, kStopped };
 
   // Destroys the driver and shuts the dispatcher down; `then` runs after the

@@ -133,6 +133,7 @@ Result<std::pair<Grant, std::shared_ptr<DriverInstance>>> HostRegistry::Authoriz
                     "; this call comes from uid " + std::to_string(who->uid) + " (pid " +
                     std::to_string(who->pid) + ")");
   }
+  authorized.second->CountClientCall();
   return authorized;
 }
 

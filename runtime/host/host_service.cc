@@ -294,6 +294,19 @@ grpc::ServerUnaryReactor* HostService::Ping(grpc::CallbackServerContext* context
   return reactor;
 }
 
+grpc::ServerUnaryReactor* HostService::GetCounters(grpc::CallbackServerContext* context,
+                                                   const v1::GetCountersRequest*,
+                                                   v1::GetCountersResponse* response) {
+  auto* reactor = context->DefaultReactor();
+  for (const auto& instance : registry_->All()) {
+    auto* counts = response->add_drivers();
+    counts->set_node_path(instance->node_path());
+    counts->set_client_calls(instance->client_calls());
+  }
+  reactor->Finish(grpc::Status::OK);
+  return reactor;
+}
+
 void HostService::StopAll(std::move_only_function<void()> done) {
   auto instances = registry_->All();
   if (instances.empty()) {

@@ -48,6 +48,9 @@ class HostService final : public trellis::host::v1::DriverHost::CallbackService 
   grpc::ServerUnaryReactor* Ping(grpc::CallbackServerContext* context,
                                  const v1::PingRequest* request,
                                  v1::PingResponse* response) override;
+  grpc::ServerUnaryReactor* GetCounters(grpc::CallbackServerContext* context,
+                                        const v1::GetCountersRequest* request,
+                                        v1::GetCountersResponse* response) override;
   grpc::ServerUnaryReactor* Shutdown(grpc::CallbackServerContext* context,
                                      const v1::ShutdownRequest* request,
                                      v1::ShutdownResponse* response) override;

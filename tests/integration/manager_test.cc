@@ -197,6 +197,45 @@ TEST_F(ManagerTest, DriverLogsAreReadBackByNodeAndFollowed) {
   (void)reader->Finish();
 }
 
+// DriverManager.Inspect: starts and crashes from the manager, client calls
+// counted by the host (every authorized call), as a driver is used, then
+// its host killed and restarted.
+TEST_F(ManagerTest, InspectCountsStartsCrashesAndClientCalls) {
+  StartManager(Board(EchoNode("echo", 0, 0)), {{"echo.json", EchoManifest()}});
+  ASSERT_TRUE(WaitForNodeState("root.sys.echo", NODE_STATE_BOUND));
+  auto inspect = [&]() -> manager::v1::DriverCounters {
+    manager::v1::InspectRequest request;
+    request.set_node_prefix("root.sys.echo");
+    manager::v1::InspectResponse response;
+    EXPECT_TRUE(Call(&manager::v1::DriverManager::Stub::Inspect, request, &response).ok());
+    EXPECT_EQ(response.drivers_size(), 1);
+    return response.drivers_size() == 1 ? response.drivers(0) : manager::v1::DriverCounters{};
+  };
+  Bound bound = BindDevice("root.sys.echo");
+  const auto before = inspect();
+  EXPECT_EQ(before.driver(), "echo");
+  EXPECT_EQ(before.starts(), 1u);
+  EXPECT_EQ(before.crashes(), 0u);
+  device::v1::CommandRequest command;
+  command.set_minor_num(1);
+  device::v1::CommandResponse answer;
+  for (int i = 0; i < 5; ++i) {
+    ASSERT_TRUE(bound.device->Command(WithToken(bound.token).get(), command, &answer).ok());
+  }
+  EXPECT_EQ(inspect().client_calls(), before.client_calls() + 5);
+
+  auto node = FindNode("root.sys.echo");
+  ASSERT_TRUE(node);
+  ASSERT_EQ(kill(HostPid(node->host()), SIGKILL), 0);
+  ASSERT_TRUE(WaitUntil([&] {
+    auto counters = inspect();
+    return counters.starts() == 2 && counters.state() == NODE_STATE_BOUND;
+  }));
+  const auto after = inspect();
+  EXPECT_EQ(after.crashes(), 1u);
+  EXPECT_EQ(after.client_calls(), 0u);  // A new host process counts afresh.
+}
+
 TEST_F(ManagerTest, ForgedAndRevokedTokensAreRefused) {
   StartManager(Board(EchoNode("echo", 0, 0)), {{"echo.json", EchoManifest()}});
   Bound bound = BindDevice("root.sys.echo");
