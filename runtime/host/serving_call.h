@@ -24,7 +24,7 @@ grpc::ServerUnaryReactor* OnServingDriver(const HostRegistry& registry,
                                           grpc::CallbackServerContext* context, Fn fn) {
   grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
   rpc::UnaryFinisher finisher(reactor, "the driver stopped");
-  auto authorized = registry.Authorize(TokenOf(context), Protocol::kName);
+  auto authorized = registry.AuthorizeCall(TokenOf(context), Protocol::kName, context->peer());
   if (!authorized) {
     finisher.Finish(rpc::ToStatus(authorized.error()));
     return reactor;

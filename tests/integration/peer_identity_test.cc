@@ -7,7 +7,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "tests/integration/testing/manager_fixture.h"
+#include "tests/integration/testing/disk_fixture.h"
 #include "tools/trellisctl/testing/subprocess.h"
 
 namespace trellis::testing {
@@ -22,7 +22,7 @@ constexpr uid_t kNobody = 65534;
 constexpr gid_t kNoGroup = 65534;
 constexpr gid_t kPowerGroup = 4242;  // Needs no /etc/group entry.
 
-class PeerIdentityTest : public ManagerFixture {
+class PeerIdentityTest : public DiskFixture {
  protected:
   void SetUp() override {
     if (getuid() != 0) GTEST_SKIP() << "needs root to run clients under another uid (setpriv)";
@@ -63,6 +63,19 @@ TEST_F(PeerIdentityTest, AnotherUsersCopyOfATokenIsRefusedByTheHost) {
 
   CommandResult thief =
       RunAsNobody({TRELLIS_PEER_PROBE_BINARY, "token-call", bound.endpoint, bound.token});
+  EXPECT_THAT(thief.out, HasSubstr("code 7: the token was granted to uid 0; this call comes "
+                                   "from uid 65534"))
+      << thief.err;
+}
+
+// The same for a typed protocol (Block), whose calls take another path in
+// the host.
+TEST_F(PeerIdentityTest, AnotherUsersCopyOfABlockTokenIsRefusedByTheHost) {
+  StartDisk(64 * 4096);
+  auto owner = RunCommand({TRELLIS_PEER_PROBE_BINARY, "block-info", endpoint_, token_});
+  ASSERT_TRUE(owner.has_value());
+  EXPECT_THAT(owner->out, HasSubstr("code 0:")) << owner->err;
+  CommandResult thief = RunAsNobody({TRELLIS_PEER_PROBE_BINARY, "block-info", endpoint_, token_});
   EXPECT_THAT(thief.out, HasSubstr("code 7: the token was granted to uid 0; this call comes "
                                    "from uid 65534"))
       << thief.err;

@@ -4,6 +4,8 @@
 //
 //   peer_probe token-call HOST_ENDPOINT TOKEN
 //       Device.Command(minor 0) with TOKEN; prints "code N: message".
+//   peer_probe block-info HOST_ENDPOINT TOKEN
+//       Block.GetInfo with TOKEN; prints "code N: message".
 //   peer_probe bind-call MANAGER_ENDPOINT NODE
 //       Binds NODE's Device protocol, then calls Command(minor 0) with the
 //       token; prints "bind code N: message" and, if bound, the call's line.
@@ -29,6 +31,7 @@
 #include <string>
 #include <vector>
 
+#include "trellis/block/v1/block.grpc.pb.h"
 #include "trellis/device/v1/device.grpc.pb.h"
 #include "trellis/manager/v1/manager.grpc.pb.h"
 #include "trellis/power/v1/power.grpc.pb.h"
@@ -52,6 +55,16 @@ grpc::Status TokenCall(const std::string& endpoint, const std::string& token) {
   request.set_minor_num(0);
   device::v1::CommandResponse response;
   return device->Command(&context, request, &response);
+}
+
+grpc::Status BlockInfo(const std::string& endpoint, const std::string& token) {
+  auto channel = grpc::CreateChannel(endpoint, grpc::InsecureChannelCredentials());
+  auto block = block::v1::Block::NewStub(channel);
+  grpc::ClientContext context;
+  context.AddMetadata("trellis-token", token);
+  context.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(10));
+  block::v1::GetInfoResponse response;
+  return block->GetInfo(&context, {}, &response);
 }
 
 int BindCall(const std::string& manager_endpoint, const std::string& node) {
@@ -166,6 +179,10 @@ int main(int argc, char** argv) {
     PrintStatus("", TokenCall(args[1], args[2]));
     return 0;
   }
+  if (args.size() == 3 && args[0] == "block-info") {
+    PrintStatus("", BlockInfo(args[1], args[2]));
+    return 0;
+  }
   if (args.size() == 3 && args[0] == "bind-call") return BindCall(args[1], args[2]);
   if ((args.size() == 3 || (args.size() == 4 && args[3] == "churn")) && args[0] == "connections") {
     return Connections(args[1], std::stoi(args[2]), args.size() == 4);
@@ -174,7 +191,8 @@ int main(int argc, char** argv) {
     return Streams(args[1], std::stoi(args[2]), std::stoi(args[3]));
   }
   std::fprintf(stderr,
-               "usage: peer_probe token-call HOST_ENDPOINT TOKEN | bind-call MANAGER NODE |\n"
+               "usage: peer_probe token-call HOST_ENDPOINT TOKEN | block-info HOST_ENDPOINT TOKEN |\n"
+               "       bind-call MANAGER NODE |\n"
                "       connections SOCKET COUNT [churn] | streams MANAGER CHANNELS PER_CHANNEL\n");
   return 2;
 }
