@@ -244,6 +244,7 @@ void BlockQueueServer::StartChain(BlockProtocol* protocol, const virtio::DeviceC
   }
   const uint32_t data_written =
       request->op == BlockOp::kRead ? static_cast<uint32_t>(request->data.size()) : 0;
+  config_.instance->CountClientCall();
   protocol->Submit(*request, [self = shared_from_this(), head, data_written](Result<void> result) {
     self->Complete(head, result, result ? data_written : 0);
   });

@@ -112,6 +112,7 @@ class BlockStream final : public BlockStreamReactor {
   };
 
   void Dispatch(BlockRequestBatch batch) {
+    instance_->CountClientCall(static_cast<uint64_t>(batch.requests_size()));
     auto delivery = std::make_unique<Delivery>(this, std::move(batch));
     // A failed post drops the task, and with it the delivery.
     (void)instance_->dispatcher().RunOrPost([delivery = std::move(delivery)]() mutable {

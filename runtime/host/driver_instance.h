@@ -92,8 +92,10 @@ class DriverInstance final : public DriverHostApi,
   // The protocols served at the driver's own node.
   std::vector<std::string> served_protocols() const TRELLIS_EXCLUDES(mu_);
   const std::string& node_path() const { return config_.args.node_path; }
-  // Client calls to this driver's protocols (HostRegistry::AuthorizeCall).
-  void CountClientCall() { client_calls_.fetch_add(1, std::memory_order_relaxed); }
+  // Client requests to this driver's protocols: every authorized call
+  // (HostRegistry::AuthorizeCall), and every request of a Block.Stream or
+  // block queue.
+  void CountClientCall(uint64_t n = 1) { client_calls_.fetch_add(n, std::memory_order_relaxed); }
   uint64_t client_calls() const { return client_calls_.load(std::memory_order_relaxed); }
 
   // DriverHostApi:

@@ -123,6 +123,13 @@ TEST_F(BlockTest, TenThousandRandomStreamedWritesAndReadsAtDepth32Verify) {
   EXPECT_EQ(check.completed, 10'000);
   EXPECT_EQ(check.failures, 0);
   EXPECT_EQ(check.mismatches, 0);
+  // Inspect counts every request of the stream as one client request.
+  manager::v1::InspectRequest inspect;
+  inspect.set_node_prefix("root.sys.disk");
+  manager::v1::InspectResponse counters;
+  ASSERT_TRUE(Call(&manager::v1::DriverManager::Stub::Inspect, inspect, &counters).ok());
+  ASSERT_EQ(counters.drivers_size(), 1);
+  EXPECT_GE(counters.drivers(0).client_calls(), 10'000u);
 }
 
 // The host's reactor shortens, fails with EAGAIN or EIO, 2% of the reads and
