@@ -109,20 +109,9 @@ void Manager::ReadHostLog(HostRecord& host, bool drain) {
       return follower.filter.Matches(entry) && !follower.stream->Send(LogEntryToProto(entry));
     });
   };
-  char buffer[4096];
-  bool ended = false;
-  // A bounded batch per wake-up; the watch comes back for the rest.
-  for (int reads = 0; reads < 64; ++reads) {
-    ssize_t n = read(fd, buffer, sizeof(buffer));
-    if (n > 0) {
-      host.log_lines.Append(std::string_view(buffer, static_cast<size_t>(n)), line);
-      continue;
-    }
-    ended = n == 0 || (errno != EAGAIN && errno != EINTR);
-    break;
-  }
-  if (ended || drain) {
-    host.log_lines.Flush(line);
+  bool open = host.log_lines.ReadFrom(fd, line);
+  if (!open || drain) {
+    if (open) host.log_lines.Flush(line);  // At exit: an unfinished last line.
     host.log_watch = Operation();
     close(fd);
     host.launched.log_fd = -1;

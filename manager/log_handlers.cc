@@ -1,9 +1,8 @@
 // DriverManager.ReadLogs: the hosts' recent log (manager/logs), then, when
 // asked, every new entry as it comes.
-#include <google/protobuf/util/time_util.h>
-
 #include "manager/driver_manager_service.h"
 #include "manager/manager.h"
+#include "power/proto_time.h"
 #include "runtime/rpc/status.h"
 
 namespace trellis::manager {
@@ -11,9 +10,7 @@ namespace trellis::manager {
 manager::v1::LogEntry Manager::LogEntryToProto(const LogEntry& entry) {
   manager::v1::LogEntry proto;
   proto.set_seq(entry.seq);
-  *proto.mutable_time() = google::protobuf::util::TimeUtil::NanosecondsToTimestamp(
-      std::chrono::duration_cast<std::chrono::nanoseconds>(entry.time.time_since_epoch())
-          .count());
+  *proto.mutable_time() = power::ToTimestamp(entry.time);
   proto.set_host_id(entry.host);
   proto.set_driver(entry.driver);
   proto.set_node_path(entry.node);

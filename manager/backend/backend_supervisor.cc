@@ -176,23 +176,12 @@ void BackendSupervisor::WatchOutput(Backend& b) {
 }
 
 void BackendSupervisor::ReadOutput(Backend& b) {
-  auto line = [&](std::string_view text) { Log(b.spec.node_path, text); };
-  char buffer[4096];
-  // Bounded per call, so a chatty backend cannot hold the dispatcher; the
-  // next readiness report brings the rest.
-  for (int reads = 0; b.output_fd >= 0 && reads < 64; ++reads) {
-    ssize_t n = read(b.output_fd, buffer, sizeof(buffer));
-    if (n > 0) {
-      b.lines.Append(std::string_view(buffer, static_cast<size_t>(n)), line);
-      continue;
-    }
-    if (n < 0 && errno == EINTR) continue;
-    if (n < 0 && errno == EAGAIN) return;
-    // End of output (every writer closed it) or an error: stop reading.
-    b.lines.Flush(line);
-    close(b.output_fd);
-    b.output_fd = -1;
+  if (b.output_fd < 0) return;
+  if (b.lines.ReadFrom(b.output_fd, [&](std::string_view text) { Log(b.spec.node_path, text); })) {
+    return;
   }
+  close(b.output_fd);
+  b.output_fd = -1;
 }
 
 void BackendSupervisor::CheckReady(Backend& b) {

@@ -1,5 +1,9 @@
 #include "manager/backend/output_lines.h"
 
+#include <unistd.h>
+
+#include <cerrno>
+
 namespace trellis::manager {
 
 namespace {
@@ -42,6 +46,22 @@ void OutputLines::Flush(const std::function<void(std::string_view)>& line) {
   if (pending_.empty()) return;
   Emit(pending_, line);
   pending_.clear();
+}
+
+bool OutputLines::ReadFrom(int fd, const std::function<void(std::string_view)>& line) {
+  char buffer[4096];
+  for (int reads = 0; reads < 64; ++reads) {
+    ssize_t n = read(fd, buffer, sizeof(buffer));
+    if (n > 0) {
+      Append(std::string_view(buffer, static_cast<size_t>(n)), line);
+      continue;
+    }
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0 && errno == EAGAIN) return true;
+    Flush(line);  // End of output, or an error: stop reading.
+    return false;
+  }
+  return true;
 }
 
 }  // namespace trellis::manager
